@@ -1,0 +1,181 @@
+"""`assistant`: a thin command line over the library (index, search, ask, serve)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from assistant.errors import AssistantError
+from assistant.settings import Settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Policy enquiry assistant.")
+console = Console()
+err_console = Console(stderr=True)
+
+CorpusOpt = Annotated[Path | None, typer.Option("--corpus", help="Corpus folder (env ASSISTANT_CORPUS_DIR).")]
+IndexOpt = Annotated[Path | None, typer.Option("--index", help="Index folder (env ASSISTANT_INDEX_DIR).")]
+
+
+def _settings(corpus: Path | None, index: Path | None, **extra: Any) -> Settings:
+    overrides: dict[str, Any] = {k: v for k, v in extra.items() if v is not None}
+    if corpus is not None:
+        overrides["corpus_dir"] = corpus
+    if index is not None:
+        overrides["index_dir"] = index
+    return Settings(**overrides)
+
+
+def _fail(err: AssistantError) -> None:
+    err_console.print(f"[red]error:[/red] {err}")
+    raise typer.Exit(err.exit_code)
+
+
+@app.command()
+def index(
+    corpus: CorpusOpt = None,
+    index: IndexOpt = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan; change nothing.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    rollback: Annotated[bool, typer.Option("--rollback", help="Restore the previous version.")] = False,
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="Re-embed everything (e.g. new model).")] = False,
+) -> None:
+    """Bring the index up to date with the corpus folder (incremental, atomic)."""
+    from assistant.indexing.service import rollback_index, run_index
+
+    settings = _settings(corpus, index)
+    try:
+        if rollback:
+            version = rollback_index(settings)
+            if as_json:
+                print(json.dumps({"version": version, "rolled_back": True}))
+            else:
+                console.print(f"rolled back: live version is now [bold]{version}[/bold]")
+            return
+        if dry_run or as_json or not sys.stderr.isatty():
+            report = run_index(settings, dry_run=dry_run, rebuild=rebuild)
+        else:
+            with Progress(TextColumn("{task.description:<9}"), BarColumn(), MofNCompleteColumn(),
+                          TimeElapsedColumn(), console=err_console, transient=True) as bar:
+                tasks: dict[str, Any] = {}
+
+                def progress(stage: str, done: int, total: int) -> None:
+                    if stage not in tasks:
+                        tasks[stage] = bar.add_task(stage, total=total)
+                    bar.update(tasks[stage], completed=done, total=total)
+
+                report = run_index(settings, dry_run=dry_run, rebuild=rebuild, progress=progress)
+    except AssistantError as err:
+        _fail(err)
+        return
+    if as_json:
+        print(json.dumps(report.to_dict(), ensure_ascii=False, indent=1))
+    else:
+        _print_report(report)
+    if not dry_run and not report.usable:
+        raise typer.Exit(2)
+
+
+def _print_report(report: Any) -> None:
+    title = "plan (dry run: nothing changed)" if report.dry_run else (
+        f"published {report.version}" if report.published else f"no change: live version {report.version}")
+    table = Table(title=title)
+    for col in ("file", "action", "chunks", "seconds", "reason"):
+        table.add_column(col)
+    for f in report.files:
+        table.add_row(f.source, f.action, str(f.chunks or ""), f"{f.seconds:.2f}" if f.seconds else "",
+                      f.reason or "")
+    console.print(table)
+    summary = report.to_dict()["summary"]
+    console.print(
+        " ".join(f"{k}={v}" for k, v in summary.items())
+        + f"  documents={report.documents} chunks={report.chunks} embedded={report.embedded}"
+        + f"  seconds={report.seconds:.1f} (embedding {report.embed_seconds:.1f})"
+    )
+    if not report.dry_run and not report.usable:
+        err_console.print("[red]error:[/red] nothing could be indexed; see the reasons above")
+
+
+@app.command()
+def search(
+    query: str,
+    k: Annotated[int, typer.Option("-k", help="Passages to return.")] = 5,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    corpus: CorpusOpt = None,
+    index: IndexOpt = None,
+) -> None:
+    """Show the passages the retriever finds for a query."""
+    from assistant.service import Assistant
+
+    try:
+        passages = Assistant(_settings(corpus, index)).search(query, k=k)
+    except AssistantError as err:
+        _fail(err)
+        return
+    if as_json:
+        print(json.dumps({"passages": [p.model_dump() for p in passages]}, ensure_ascii=False, indent=1))
+        return
+    for p in passages:
+        console.print(f"[bold][{p.n}] {p.document.title}[/bold] {p.locator}  score={p.score:.3f}")
+        console.print(p.text)
+        console.print()
+
+
+@app.command()
+def ask(
+    question: str,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    corpus: CorpusOpt = None,
+    index: IndexOpt = None,
+) -> None:
+    """Answer a question with cited passages."""
+    from assistant.service import Assistant
+
+    try:
+        response = Assistant(_settings(corpus, index)).ask(question)
+    except AssistantError as err:
+        _fail(err)
+        return
+    if as_json:
+        print(json.dumps(response.model_dump(), ensure_ascii=False, indent=1))
+        return
+    console.print(response.answer)
+    console.print()
+    for c in response.citations:
+        d = c.document
+        console.print(f"[{c.n}] {d.title} {d.doc_number or ''} {d.issuer or ''} {d.date or ''} — {c.locator}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port.")] = None,
+    corpus: CorpusOpt = None,
+    index: IndexOpt = None,
+    no_index: Annotated[bool, typer.Option("--no-index", help="Do not index the corpus at start.")] = False,
+) -> None:
+    """Start the HTTP API and the Gradio chat (indexes the corpus first unless --no-index)."""
+    import uvicorn
+
+    from assistant.api.app import create_app
+    from assistant.indexing.service import run_index
+
+    settings = _settings(corpus, index, host=host, port=port)
+    if not no_index:
+        try:
+            report = run_index(settings)
+            console.print(f"index: version {report.version}, {report.documents} documents, {report.chunks} chunks")
+        except AssistantError as err:
+            err_console.print(f"[yellow]warning:[/yellow] index not updated: {err}")
+    console.print(f"serving on http://{settings.host}:{settings.port}  (chat at /, API docs at /docs)")
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
+
+
+if __name__ == "__main__":
+    app()

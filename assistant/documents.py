@@ -1,0 +1,37 @@
+"""The document-level record shared by loader, index, retrieval and API."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+REPEALED = ("已废止", "废止", "失效", "已失效")
+
+
+@dataclass
+class DocumentMeta:
+    """What a citation shows about the policy a passage comes from."""
+
+    title: str
+    source: str  # path relative to the corpus folder
+    doc_number: str | None = None  # 文号, e.g. 津政发〔2025〕9号
+    issuer: str | None = None
+    date: str | None = None  # ISO yyyy-mm-dd
+    status: str | None = None  # as stated: 现行有效, 已废止, 失效 …; "被替代" when superseded
+    superseded_by: str | None = None  # source of the newer document
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def in_force(self) -> bool:
+        return self.superseded_by is None and not (self.status and self.status in REPEALED)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["in_force"] = self.in_force
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DocumentMeta:
+        known = {k: data.get(k) for k in ("title", "source", "doc_number", "issuer", "date", "status",
+                                          "superseded_by")}
+        return cls(**known, extra=dict(data.get("extra") or {}))  # type: ignore[arg-type]

