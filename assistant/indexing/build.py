@@ -161,8 +161,10 @@ class IndexBuilder:
 
         to_load = [s for s, a in sorted(actions.items()) if a in ("added", "changed")]
         if not to_load and not removed and live and not rebuild:
-            report.files = [FileReport(s, a) for s, a in sorted(actions.items())]
-            report.documents = len(manifest.get("documents", {}))
+            indexed = manifest.get("documents", {})
+            report.files = [FileReport(s, a, int(indexed.get(s, {}).get("chunks", 0)))
+                            for s, a in sorted(actions.items())]
+            report.documents = len(indexed)
             report.chunks = int(manifest.get("chunk_count", 0))
             report.seconds = time.perf_counter() - started
             return report
