@@ -1,0 +1,1 @@
+"""Answer: extractive answers from retrieved passages, evidence checks, conversations."""

@@ -1,0 +1,83 @@
+"""Multi-turn: remember what a conversation is about, so follow-ups keep their subject."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from assistant.errors import UnknownConversationError
+from assistant.retrieve.query import clean_for_keywords
+from assistant.store.keyword import tokenize
+
+_FOLLOW_UP_START = re.compile(r"^(那|那么|那这个|还有|另外|此外|再问|它|其|该|这个|这些|上述|如果是|要是)")
+_GENERIC = frozenset(
+    "申请 条件 要求 流程 程序 材料 资金 支持 补贴 政策 规定 办法 多少 哪些 时间 期限 标准 具体 怎么 如何 需要"
+    " 有没有 什么 第 条 呢 吗".split()
+)
+
+
+@dataclass
+class Turn:
+    question: str
+    query: str
+    sources: list[str]
+
+
+@dataclass
+class Conversation:
+    id: str
+    turns: list[Turn] = field(default_factory=list)
+    touched: float = field(default_factory=time.time)
+
+    @property
+    def last_source(self) -> str | None:
+        for turn in reversed(self.turns):
+            if turn.sources:
+                return turn.sources[0]
+        return None
+
+
+def is_follow_up(question: str) -> bool:
+    """A question that leaves out its subject: starts like a follow-up or has no specific words."""
+    if _FOLLOW_UP_START.search(question.strip()):
+        return True
+    specific = [t for t in tokenize(clean_for_keywords(question)) if t not in _GENERIC and len(t) > 1]
+    return not specific
+
+
+def resolve(question: str, conversation: Conversation | None) -> str:
+    """The query actually used for retrieval: the question, or the subject of the last turn + it."""
+    if conversation is None or not conversation.turns or not is_follow_up(question):
+        return question
+    subject = clean_for_keywords(conversation.turns[-1].query)
+    return f"{subject} {question}".strip()
+
+
+class ConversationStore:
+    """In-memory conversations, bounded in number (oldest dropped)."""
+
+    def __init__(self, limit: int = 10000) -> None:
+        self._items: OrderedDict[str, Conversation] = OrderedDict()
+        self._limit = limit
+        self._lock = threading.Lock()
+
+    def get(self, conversation_id: str | None, create: bool = True) -> Conversation:
+        with self._lock:
+            if conversation_id is None:
+                conversation = Conversation(uuid.uuid4().hex)
+                self._items[conversation.id] = conversation
+            elif conversation_id in self._items:
+                conversation = self._items[conversation_id]
+                self._items.move_to_end(conversation_id)
+            else:
+                raise UnknownConversationError(
+                    f"unknown conversation_id '{conversation_id[:64]}': start a new conversation without one"
+                )
+            while len(self._items) > self._limit:
+                self._items.popitem(last=False)
+            conversation.touched = time.time()
+            return conversation

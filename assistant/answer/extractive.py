@@ -1,0 +1,87 @@
+"""The embedded answerer: no LLM. The answer is sentences of the retrieved passages, each cited.
+
+Sentences are scored by how much of the question they contain (IDF-weighted), with a lift for
+figures when the question asks how many/much; the best are kept in passage order. Nothing is
+written that is not a sentence of a cited passage.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from langchain_core.documents import Document
+
+from assistant.answer.evidence import coverage
+from assistant.store.keyword import tokenize
+
+_SENTENCE = re.compile(r"[^。；！？;!?\n]+(?:[。；！？;!?]+[”’」』]?|$)", re.M)
+_ASKS_NUMBER = re.compile(r"(多少|几[个家项条名所年月天次]|几|数量|金额|比例|多大|多长|多久|何时|什么时候|哪年)")
+_DIGIT = re.compile(r"\d|[一二三四五六七八九十百千万亿]+[个家项名条年月日天%％]")
+
+
+@dataclass
+class Sentence:
+    passage: int  # index into the passages list
+    start: int
+    end: int
+    text: str
+    score: float
+
+
+@dataclass
+class ComposedAnswer:
+    text: str
+    cited: list[int]  # passage indexes in citation order ([1] is cited[0])
+    highlights: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
+
+
+def split_sentences(text: str) -> list[tuple[int, int, str]]:
+    out = []
+    for match in _SENTENCE.finditer(text):
+        raw = match.group(0)
+        stripped = raw.strip()
+        if len(stripped) < 4:
+            continue
+        start = match.start() + (len(raw) - len(raw.lstrip()))
+        out.append((start, start + len(stripped), stripped))
+    return out
+
+
+def compose(question: str, passages: list[Document], weights: dict[str, float],
+            max_sentences: int = 4, max_passages: int = 3, focus: str | None = None) -> ComposedAnswer:
+    """Pick and order sentences of the passages that answer the question; cite each.
+
+    `focus` is the latest user turn when the question was resolved from a conversation: its own
+    words weigh double, so a follow-up gets its answer and not the previous one again.
+    """
+    q_tokens = tokenize(question)
+    if focus:
+        emphasis = set(tokenize(focus))
+        weights = {t: w * (2.0 if t in emphasis else 1.0) for t, w in weights.items()}
+    asks_number = bool(_ASKS_NUMBER.search(question))
+    scored: list[Sentence] = []
+    for p_idx, passage in enumerate(passages[:max_passages]):
+        rank_prior = 1.0 - 0.1 * p_idx
+        for start, end, text in split_sentences(passage.page_content):
+            score = coverage(q_tokens, text, weights)
+            if asks_number and _DIGIT.search(text):
+                score += 0.15
+            if score > 0:
+                scored.append(Sentence(p_idx, start, end, text, score * rank_prior))
+    if not scored:
+        return ComposedAnswer("", [])
+    best = max(s.score for s in scored)
+    chosen = sorted(scored, key=lambda s: -s.score)[:max_sentences]
+    chosen = [s for s in chosen if s.score >= 0.5 * best]
+    chosen.sort(key=lambda s: (s.passage, s.start))
+    cited: list[int] = []
+    highlights: dict[int, list[tuple[int, int]]] = {}
+    parts = []
+    for sentence in chosen:
+        if sentence.passage not in cited:
+            cited.append(sentence.passage)
+        n = cited.index(sentence.passage) + 1
+        highlights.setdefault(sentence.passage, []).append((sentence.start, sentence.end))
+        parts.append(f"{sentence.text}[{n}]")
+    return ComposedAnswer("".join(parts), cited, highlights)

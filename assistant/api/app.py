@@ -1,0 +1,55 @@
+"""The FastAPI application: API routers, error mapping, and the Gradio chat mounted at /."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from assistant import __version__
+from assistant.api import routes_ask, routes_index, routes_search
+from assistant.errors import (
+    AssistantError,
+    BadQuestionError,
+    IndexNotBuiltError,
+    ModelMismatchError,
+    UnknownConversationError,
+)
+from assistant.service import Assistant
+from assistant.settings import Settings
+
+_STATUS = {BadQuestionError: 400, UnknownConversationError: 404, IndexNotBuiltError: 503, ModelMismatchError: 503}
+
+
+def create_app(settings: Settings | None = None, assistant: Assistant | None = None, ui: bool = True) -> FastAPI:
+    settings = settings or Settings()
+    app = FastAPI(title="Policy enquiry assistant", version=__version__,
+                  description="Answers questions about indexed policy texts, citing the passages it relied on.")
+    app.state.assistant = assistant or Assistant(settings)
+    app.state.settings = settings
+
+    @app.exception_handler(AssistantError)
+    async def assistant_error(request: Request, err: AssistantError) -> JSONResponse:
+        status = next((code for cls, code in _STATUS.items() if isinstance(err, cls)), 400)
+        return JSONResponse({"detail": str(err)}, status_code=status)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, err: RequestValidationError) -> JSONResponse:
+        messages = []
+        for item in err.errors():
+            where = ".".join(str(p) for p in item.get("loc", ()) if p != "body")
+            messages.append(f"{where}: {item.get('msg')}" if where else str(item.get("msg")))
+        return JSONResponse({"detail": "; ".join(messages) or "invalid request"}, status_code=422)
+
+    for module in (routes_ask, routes_search, routes_index):
+        app.include_router(module.router)
+
+    if ui:
+        try:
+            import gradio as gr
+
+            from ui.app import build_ui
+        except ImportError:  # the API works without the UI package
+            return app
+        app = gr.mount_gradio_app(app, build_ui(app.state.assistant), path="/")
+    return app

@@ -1,0 +1,1 @@
+"""Retrieve: hybrid dense + keyword search over one index snapshot, with article lookup."""

@@ -1,0 +1,102 @@
+"""Hybrid retrieval: dense (Chroma) and keyword (BM25) candidates fused into one ranking.
+
+A LangChain `BaseRetriever`, so other LangChain apps can reuse it. Named articles come first,
+then passages of a named document, then the fused ranking; documents in force rank above
+superseded or repealed ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+from pydantic import ConfigDict
+
+from assistant.indexing.snapshot import IndexSnapshot, LiveIndex
+from assistant.retrieve.query import ParsedQuery, parse_query
+from assistant.store.keyword import tokenize
+
+RRF_K = 60
+NOT_IN_FORCE = 0.5  # fused-score factor for superseded or repealed documents
+
+
+@dataclass
+class Hit:
+    index: int  # position in the snapshot's chunk list
+    score: float  # fused score, higher is better
+    dense: float  # cosine similarity (0 when not a dense candidate)
+    keyword: float  # BM25 score (0 when not a keyword candidate)
+    exact: bool = False  # an article the question named
+
+
+def rrf(rankings: list[list[int]], weights: list[float], k: int = RRF_K) -> dict[int, float]:
+    """Weighted reciprocal-rank fusion of several rankings of chunk positions."""
+    fused: dict[int, float] = {}
+    for ranking, weight in zip(rankings, weights, strict=True):
+        for rank, idx in enumerate(ranking):
+            fused[idx] = fused.get(idx, 0.0) + weight / (k + rank + 1)
+    return fused
+
+
+def search_snapshot(snapshot: IndexSnapshot, embed_query: object, query: ParsedQuery, k: int,
+                    candidates: int = 50) -> list[Hit]:
+    """Rank the snapshot's chunks for a parsed query."""
+    n = len(snapshot.chunks)
+    if n == 0:
+        return []
+    tokens = tokenize(query.keyword_text or query.text)
+    bm25 = snapshot.keyword.scores(tokens)
+    top_kw = [int(i) for i in np.argsort(-bm25)[: min(candidates, n)] if bm25[i] > 0]
+    vector = embed_query(query.text)  # type: ignore[operator]
+    dense_hits = snapshot.vectors.query(np.asarray(vector, dtype=np.float32), min(candidates, n))
+    dense_pos = [(snapshot.position[cid], sim) for cid, sim in dense_hits if cid in snapshot.position]
+    dense_sim = dict(dense_pos)
+    fused = rrf([[p for p, _ in dense_pos], top_kw], [1.0, 1.0])
+
+    boost: dict[int, float] = {}
+    if query.source is not None:
+        for idx in fused:
+            if snapshot.chunks[idx].metadata["source"] == query.source:
+                boost[idx] = 1.0 / RRF_K  # a named document ranks its passages first
+    exact: list[int] = []
+    if query.article and query.source:
+        exact = snapshot.articles.get((query.source, query.article), [])
+
+    hits: dict[int, Hit] = {}
+    for idx, score in fused.items():
+        meta = snapshot.chunks[idx].metadata
+        factor = 1.0 if meta.get("in_force", True) else NOT_IN_FORCE
+        hits[idx] = Hit(idx, (score + boost.get(idx, 0.0)) * factor, dense_sim.get(idx, 0.0), float(bm25[idx]))
+    for rank, idx in enumerate(exact):
+        top = max((h.score for h in hits.values()), default=0.0)
+        hits[idx] = Hit(idx, top + 1.0 - rank * 1e-3, dense_sim.get(idx, 0.0), float(bm25[idx]), exact=True)
+    ranked = sorted(hits.values(), key=lambda h: -h.score)
+    return ranked[:k]
+
+
+def hit_document(snapshot: IndexSnapshot, hit: Hit) -> Document:
+    base = snapshot.chunks[hit.index]
+    meta = dict(base.metadata)
+    meta.update(score=hit.score, dense=hit.dense, keyword=hit.keyword, exact=hit.exact,
+                index_version=snapshot.version)
+    return Document(id=base.id, page_content=base.page_content, metadata=meta)
+
+
+class HybridRetriever(BaseRetriever):
+    """LangChain retriever over the live index (follows re-index publications)."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    index: LiveIndex
+    k: int = 5
+    candidates: int = 50
+
+    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+                                ) -> list[Document]:
+        snapshot = self.index.snapshot()
+        parsed = parse_query(query, snapshot)
+        hits = search_snapshot(snapshot, self.index.embedder.embed_query, parsed, self.k, self.candidates)
+        return [hit_document(snapshot, h) for h in hits]
