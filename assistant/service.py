@@ -9,7 +9,7 @@ from typing import Any
 
 from langchain_core.documents import Document
 
-from assistant.answer.conversation import Conversation, ConversationStore, Turn, resolve
+from assistant.answer.conversation import Conversation, ConversationStore, Turn, resolve, subject_of
 from assistant.answer.evidence import coverage, idf_weights
 from assistant.answer.extractive import compose
 from assistant.api.schemas import AskResponse, Citation, DocumentInfo
@@ -114,7 +114,7 @@ class Assistant:
         snapshot, parsed, docs = self.retrieve(query, k, conversation.last_source)
         if parsed.article and parsed.source and parsed.article_exists is False:
             title = snapshot.documents[parsed.source].title
-            conversation.turns.append(Turn(question, query, [parsed.source]))
+            conversation.turns.append(Turn(question, query, [parsed.source], subject_of(question, conversation)))
             return AskResponse(answer=NO_ARTICLE.format(title=title, article=parsed.article), citations=[],
                                refused=True, conversation_id=conversation.id, query=query,
                                index_version=snapshot.version)
@@ -124,14 +124,15 @@ class Assistant:
         focus = clean_for_keywords(question) if query != question else None
         composed = compose(parsed.keyword_text or query, exact or docs, weights, focus=focus)
         if evidence < self.settings.min_evidence or not composed.cited:
-            conversation.turns.append(Turn(question, query, []))
+            conversation.turns.append(Turn(question, query, [], subject_of(question, conversation)))
             return AskResponse(
                 answer=REFUSAL, citations=[citation(i + 1, d) for i, d in enumerate(docs[:3])], refused=True,
                 conversation_id=conversation.id, query=query, index_version=snapshot.version,
             )
         pool = exact or docs
         citations = [citation(n + 1, pool[p], composed.highlights.get(p)) for n, p in enumerate(composed.cited)]
-        conversation.turns.append(Turn(question, query, [pool[p].metadata["source"] for p in composed.cited]))
+        conversation.turns.append(Turn(question, query, [pool[p].metadata["source"] for p in composed.cited],
+                                       subject_of(question, conversation)))
         return AskResponse(answer=composed.text, citations=citations, refused=False,
                            conversation_id=conversation.id, query=query, index_version=snapshot.version)
 

@@ -25,6 +25,7 @@ class Turn:
     question: str
     query: str
     sources: list[str]
+    subject: str = ""  # what the conversation is about: the last self-contained question, cleaned
 
 
 @dataclass
@@ -49,12 +50,18 @@ def is_follow_up(question: str) -> bool:
     return not specific
 
 
+def subject_of(question: str, conversation: Conversation | None) -> str:
+    """The subject a new turn carries: its own words, or the conversation's for a follow-up."""
+    if conversation is not None and conversation.turns and is_follow_up(question):
+        return conversation.turns[-1].subject
+    return clean_for_keywords(question)
+
+
 def resolve(question: str, conversation: Conversation | None) -> str:
-    """The query actually used for retrieval: the question, or the subject of the last turn + it."""
+    """The query actually used for retrieval: the question, or the conversation's subject + it."""
     if conversation is None or not conversation.turns or not is_follow_up(question):
         return question
-    subject = clean_for_keywords(conversation.turns[-1].query)
-    return f"{subject} {question}".strip()
+    return f"{conversation.turns[-1].subject} {question}".strip()
 
 
 class ConversationStore:
