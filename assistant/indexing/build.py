@@ -156,7 +156,7 @@ class IndexBuilder:
         if live and not rebuild:
             check_model(manifest, self.settings.model)
         base_manifest = {} if rebuild else manifest
-        hashes, actions, removed = self._scan(base_manifest)
+        _, actions, removed = self._scan(base_manifest)
         report = IndexReport(version=live, previous=None, published=False, dry_run=False, recovered=recovered)
 
         to_load = [s for s, a in sorted(actions.items()) if a in ("added", "changed")]

