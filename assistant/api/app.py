@@ -52,3 +52,8 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
             return app
         app = gr.mount_gradio_app(app, build_ui(app.state.assistant), path="/")
     return app
+
+
+def create_api() -> FastAPI:
+    """Factory for `uvicorn --factory assistant.api.app:create_api` (several workers, settings from env)."""
+    return create_app(Settings(), ui=False)

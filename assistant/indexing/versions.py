@@ -61,8 +61,17 @@ class VersionStore:
         return sorted(p.name for p in self.versions_dir.iterdir() if p.is_dir() and p.name.startswith("v"))
 
     def next_version(self) -> str:
+        """A name never used before in this folder (a removed unfinished build's name is not reused)."""
         numbers = [int(v[1:]) for v in self.versions() if v[1:].isdigit()]
-        return f"v{(max(numbers) + 1 if numbers else 1):05d}"
+        seq_file = self.root / "SEQ"
+        try:
+            numbers.append(int(seq_file.read_text().strip()))
+        except (OSError, ValueError):
+            pass
+        number = max(numbers, default=0) + 1
+        self.root.mkdir(parents=True, exist_ok=True)
+        seq_file.write_text(str(number))
+        return f"v{number:05d}"
 
     # --- writing -----------------------------------------------------------------------------
     def publish(self, version: str, previous: str | None) -> None:

@@ -37,6 +37,7 @@ class VectorBackend(Protocol):
     def open(self, version: str) -> VectorStore: ...
     def fork(self, base: str | None, version: str) -> VectorStore: ...
     def drop(self, version: str) -> None: ...
+    def exists(self, version: str) -> bool: ...
 
 
 def _metadata(doc: Document) -> dict[str, Any]:
@@ -132,6 +133,9 @@ class EmbeddedChroma:
             self._clients.pop(version, None)
         shutil.rmtree(self._path(version), ignore_errors=True)
 
+    def exists(self, version: str) -> bool:
+        return (self._path(version) / "chroma.sqlite3").exists()
+
 
 class ServerChroma:
     """A Chroma server (`chroma run`): one collection per version, named `<prefix>_<version>`."""
@@ -170,3 +174,6 @@ class ServerChroma:
     def drop(self, version: str) -> None:
         with contextlib.suppress(Exception):  # an absent collection: nothing to drop
             self._client.delete_collection(self._name(version))
+
+    def exists(self, version: str) -> bool:
+        return self._name(version) in {c.name for c in self._client.list_collections()}

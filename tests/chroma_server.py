@@ -1,0 +1,49 @@
+"""Start a real `chroma run` server process on loopback for tests."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def chroma_server(path: Path) -> Iterator[tuple[str, int]]:
+    """Yield (host, port) of a running server persisting under `path`; stop it afterwards."""
+    exe = shutil.which("chroma")
+    if exe is None:
+        raise RuntimeError("the `chroma` command (package chromadb) is not installed")
+    port = free_port()
+    log = open(path.parent / f"chroma-{port}.log", "w")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen([exe, "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
+                            stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"chroma server exited: {(path.parent / f'chroma-{port}.log').read_text()}")
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            raise RuntimeError("chroma server did not start within 60 s")
+        yield "127.0.0.1", port
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
