@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     chroma_port: int = 8000
     chroma_token: str | None = None
 
+    # Backpressure: API requests in flight before new ones get 503 + Retry-After.
+    max_concurrent_requests: int = 16
+    max_body_bytes: int = 256 * 1024
+
     host: str = "127.0.0.1"
     port: int = 7860
 

@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 
 from assistant import __version__
 from assistant.api import routes_ask, routes_index, routes_search
+from assistant.api.limits import LimitsMiddleware
 from assistant.errors import (
     AssistantError,
     BadQuestionError,
@@ -43,6 +44,8 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
 
     for module in (routes_ask, routes_search, routes_index):
         app.include_router(module.router)
+    app.add_middleware(LimitsMiddleware, max_concurrent=settings.max_concurrent_requests,
+                       max_body_bytes=settings.max_body_bytes)
 
     if ui:
         try:

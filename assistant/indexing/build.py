@@ -6,7 +6,9 @@ live version is never written to, so a crash leaves it serving and the next run 
 
 from __future__ import annotations
 
+import contextlib
 import json
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -217,10 +219,13 @@ class IndexBuilder:
         try:
             report.embed_seconds, report.embedded = self._write_version(
                 version, live if not rebuild else None, base_docs, all_chunks, documents)
-        except OSError as err:
-            self.backend.drop(version)
+        except Exception as err:  # disk full, read-only folder, a store error: all leave the live version as is
+            with contextlib.suppress(Exception):
+                self.backend.drop(version)
+            shutil.rmtree(self.versions.path(version), ignore_errors=True)
+            reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
             raise IndexWriteError(
-                f"cannot write index version {version} in {self.settings.index_dir}: {err.strerror or err}; "
+                f"cannot write index version {version} in {self.settings.index_dir}: {reason}; "
                 "the live version is untouched"
             ) from err
         self.versions.publish(version, live)
