@@ -50,6 +50,7 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
     if ui:
         try:
             import gradio as gr
+
             from ui.app import build_ui
         except ImportError:  # the API works without the UI package
             return app

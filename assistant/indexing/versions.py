@@ -64,10 +64,8 @@ class VersionStore:
         """A name never used before in this folder (a removed unfinished build's name is not reused)."""
         numbers = [int(v[1:]) for v in self.versions() if v[1:].isdigit()]
         seq_file = self.root / "SEQ"
-        try:
+        with contextlib.suppress(OSError, ValueError):
             numbers.append(int(seq_file.read_text().strip()))
-        except (OSError, ValueError):
-            pass
         number = max(numbers, default=0) + 1
         self.root.mkdir(parents=True, exist_ok=True)
         seq_file.write_text(str(number))
