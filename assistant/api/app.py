@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -9,6 +11,7 @@ from fastapi.responses import JSONResponse
 from assistant import __version__
 from assistant.api import routes_ask, routes_index, routes_search
 from assistant.api.limits import LimitsMiddleware
+from assistant.api.schemas import ErrorResponse
 from assistant.errors import (
     AssistantError,
     BadQuestionError,
@@ -20,6 +23,24 @@ from assistant.service import Assistant
 from assistant.settings import Settings
 
 _STATUS = {BadQuestionError: 400, UnknownConversationError: 404, IndexNotBuiltError: 503, ModelMismatchError: 503}
+
+
+_ERRORS = {
+    400: "Bad input (empty question, too long, unusable text)",
+    401: "Missing or wrong token (protected routes)",
+    403: "The token's role may not do this",
+    404: "Unknown conversation or item",
+    413: "Request body too large",
+    422: "Request does not match the schema",
+    429: "Too many requests",
+    503: "Busy (see Retry-After) or no index yet",
+}
+
+
+# Every API route documents the error answers it can give, so clients (and fuzzers) can rely on them.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorResponse, "description": description} for code, description in _ERRORS.items()
+}
 
 
 def create_app(settings: Settings | None = None, assistant: Assistant | None = None, ui: bool = True) -> FastAPI:
@@ -43,7 +64,7 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
         return JSONResponse({"detail": "; ".join(messages) or "invalid request"}, status_code=422)
 
     for module in (routes_ask, routes_search, routes_index):
-        app.include_router(module.router)
+        app.include_router(module.router, responses=ERROR_RESPONSES)
     app.add_middleware(LimitsMiddleware, max_concurrent=settings.max_concurrent_requests,
                        max_body_bytes=settings.max_body_bytes)
 

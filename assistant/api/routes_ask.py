@@ -11,22 +11,22 @@ from fastapi.concurrency import run_in_threadpool
 from sse_starlette.sse import EventSourceResponse
 
 from assistant.api.deps import AssistantDep
-from assistant.api.schemas import AskRequest, AskResponse, ErrorResponse
+from assistant.api.schemas import AskRequest, AskResponse
 from assistant.errors import AssistantError
 
 _CITED_PART = re.compile(r".+?(?:\[\d+\]|$)", re.S)
 router = APIRouter(prefix="/api", tags=["ask"])
-ERRORS: dict[int | str, dict[str, object]] = {400: {"model": ErrorResponse}, 404: {"model": ErrorResponse},
-                                              422: {"model": ErrorResponse}}
 
 
-@router.post("/ask", response_model=AskResponse, responses=ERRORS)
+@router.post("/ask", response_model=AskResponse)
 async def ask(body: AskRequest, assistant: AssistantDep) -> AskResponse:
     """Answer a question with cited passages; pass `conversation_id` back for follow-ups."""
     return await run_in_threadpool(assistant.ask, body.question, body.conversation_id, body.top_k)
 
 
-@router.post("/chat/stream", responses=ERRORS)
+@router.post("/chat/stream", response_class=EventSourceResponse,
+             responses={200: {"content": {"text/event-stream": {}},
+                                        "description": "Events: retrieval, delta…, final (an AskResponse)"}})
 async def chat_stream(body: AskRequest, assistant: AssistantDep) -> EventSourceResponse:
     """Server-sent events: `retrieval` (passages found), `delta` (answer text as produced), `final`."""
     # Validate before the stream starts, so bad input gets a 4xx and not a broken stream.

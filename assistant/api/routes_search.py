@@ -8,12 +8,12 @@ from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 
 from assistant.api.deps import AssistantDep
-from assistant.api.schemas import ErrorResponse, SearchResponse
+from assistant.api.schemas import SearchResponse
 
 router = APIRouter(prefix="/api", tags=["search"])
 
 
-@router.get("/search", response_model=SearchResponse, responses={400: {"model": ErrorResponse}})
+@router.get("/search", response_model=SearchResponse)
 async def search(
     assistant: AssistantDep,
     q: Annotated[str, Query(min_length=1, max_length=20000, description="Query text")],
