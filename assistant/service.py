@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import re
-from collections import Counter
 from typing import Any
 
 from langchain_core.documents import Document
 
 from assistant.answer.conversation import Conversation, ConversationStore, Turn, resolve, subject_of
-from assistant.answer.evidence import coverage, idf_weights
+from assistant.answer.evidence import coverage, term_weights
 from assistant.answer.extractive import compose, quote_article
 from assistant.api.schemas import AskResponse, Citation, DocumentInfo
 from assistant.errors import BadQuestionError
@@ -50,7 +49,6 @@ class Assistant:
         self.settings = settings
         self.index = index or LiveIndex(settings)
         self.conversations = ConversationStore()
-        self._df_cache: tuple[str, Counter[str]] | None = None
 
     # --- validation ------------------------------------------------------------------------------
     def check_question(self, question: str) -> str:
@@ -78,23 +76,12 @@ class Assistant:
         _, _, docs = self.retrieve(query, k or self.settings.top_k)
         return [citation(i + 1, d) for i, d in enumerate(docs)]
 
-    def _weights(self, snapshot: IndexSnapshot, tokens: list[str]) -> dict[str, float]:
-        vocab = getattr(snapshot.keyword._bm25, "vocab_dict", {})
-        scores = getattr(snapshot.keyword._bm25, "scores", {})
-        indptr = scores.get("indptr") if isinstance(scores, dict) else None
-        df: dict[str, int] = {}
-        if indptr is not None:
-            for t in tokens:
-                if t in vocab:
-                    i = vocab[t]
-                    df[t] = int(indptr[i + 1] - indptr[i])
-                else:
-                    df[t] = 0
-        return idf_weights(tokens, df, len(snapshot.chunks))
+    def _weights(self, tokens: list[str]) -> dict[str, float]:
+        return term_weights(tokens)
 
     def evidence(self, snapshot: IndexSnapshot, query: str, docs: list[Document]) -> float:
         tokens = tokenize(query)
-        weights = self._weights(snapshot, tokens)
+        weights = self._weights(tokens)
         best = 0.0
         for doc in docs[:5]:
             text = f"{doc.metadata['title']} {doc.metadata['locator']} {doc.page_content}"
@@ -119,7 +106,7 @@ class Assistant:
                                index_version=snapshot.version)
         exact = [d for d in docs if d.metadata.get("exact")]
         evidence = 1.0 if exact else self.evidence(snapshot, parsed.keyword_text or query, docs)
-        weights = self._weights(snapshot, tokenize(parsed.keyword_text or query))
+        weights = self._weights(tokenize(parsed.keyword_text or query))
         focus = clean_for_keywords(question) if query != question else None
         if exact and parsed.article:
             composed = quote_article(exact[0], parsed.article)

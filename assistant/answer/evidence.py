@@ -8,16 +8,32 @@ itself. The refusal threshold `min_evidence` (settings, default 0.30) was calibr
 
 from __future__ import annotations
 
-import math
+from functools import lru_cache
 
 from assistant.store.keyword import tokenize
 
+# Words more common than this (general-language IDF, e.g. 想 4.1, 做 4.0) say nothing about the topic.
+MIN_IDF = 4.5
 
-def idf_weights(tokens: list[str], document_frequency: dict[str, int] | None, total: int) -> dict[str, float]:
-    if not document_frequency or total <= 0:
-        return dict.fromkeys(tokens, 1.0)
-    return {t: math.log(1 + (total - document_frequency.get(t, 0) + 0.5) / (document_frequency.get(t, 0) + 0.5))
-            for t in tokens}
+
+@lru_cache(maxsize=1)
+def _general_idf() -> tuple[dict[str, float], float]:
+    import jieba.analyse
+
+    table = jieba.analyse.default_tfidf
+    return table.idf_freq, float(table.median_idf)
+
+
+def term_weights(tokens: list[str]) -> dict[str, float]:
+    """General-language IDF (jieba's table) of each question word: corpus-independent, so the same
+    question weighs the same on a one-document index and on 26 k statute articles. Words the table
+    lacks (domain terms such as 众创空间) get its median; very common words get 0."""
+    idf, median = _general_idf()
+    weights = {}
+    for token in tokens:
+        value = idf.get(token, median)
+        weights[token] = value if value >= MIN_IDF else 0.0
+    return weights
 
 
 def coverage(question_tokens: list[str], passage_text: str, weights: dict[str, float]) -> float:

@@ -70,7 +70,7 @@ def quote_article(passage: Document, article: str, max_sentences: int = 8) -> Co
 
 
 def compose(question: str, passages: list[Document], weights: dict[str, float],
-            max_sentences: int = 4, max_passages: int = 3, focus: str | None = None) -> ComposedAnswer:
+            max_sentences: int = 3, max_passages: int = 3, focus: str | None = None) -> ComposedAnswer:
     """Pick and order sentences of the passages that answer the question; cite each.
 
     `focus` is the latest user turn when the question was resolved from a conversation: its own
@@ -86,15 +86,15 @@ def compose(question: str, passages: list[Document], weights: dict[str, float],
         rank_prior = 1.0 - 0.1 * p_idx
         for start, end, text in split_sentences(passage.page_content):
             score = coverage(q_tokens, text, weights)
-            if asks_number and _DIGIT.search(text):
-                score += 0.15
+            if score > 0 and asks_number and _DIGIT.search(text):
+                score *= 1.25  # the question asks for a figure: a sentence that has one answers better
             if score > 0:
                 scored.append(Sentence(p_idx, start, end, text, score * rank_prior))
     if not scored:
         return ComposedAnswer("", [])
     best = max(s.score for s in scored)
     chosen = sorted(scored, key=lambda s: -s.score)[:max_sentences]
-    chosen = [s for s in chosen if s.score >= 0.5 * best]
+    chosen = [s for s in chosen if s.score >= 0.6 * best]
     chosen.sort(key=lambda s: (s.passage, s.start))
     cited: list[int] = []
     highlights: dict[int, list[tuple[int, int]]] = {}

@@ -14,6 +14,7 @@ from langchain_core.documents import Document
 
 from assistant.chunk.structure import ARTICLE, Heading, classify
 from assistant.documents import DocumentMeta
+from assistant.numerals import canonical_article
 
 _SENTENCE = re.compile(r"[^。；！？;!?\n]*(?:[。；！？;!?]+[”’」』）)]*|\n|$)")
 
@@ -62,14 +63,16 @@ def _units(text: str, title: str) -> list[_Unit]:
             stack.append(heading)
             current = _Unit(path=list(stack), own=heading)
             units.append(current)
-            if heading.inline_body:
+            if heading.inline_body or heading.level == ARTICLE:
+                # An article keeps its label in the text even when the label stands on its own line,
+                # so a chunk holding several articles shows where each begins.
                 current.lines.append(line)
             continue
         if current is None or (current.own is not None and not current.path):
             current = _Unit(path=list(stack), own=None)
             units.append(current)
         current.lines.append(line)
-    return [u for u in units if u.text]
+    return [u for u in units if u.text and not (u.own is not None and u.text == u.own.label)]
 
 
 def _windows(text: str, max_chars: int, overlap: int) -> list[str]:
@@ -142,7 +145,8 @@ def chunk_document(meta: DocumentMeta, text: str, config: ChunkingConfig | None 
     source_key = hashlib.sha1(meta.source.encode("utf-8")).hexdigest()[:12]
     for parent, owns, body in groups:
         locator = locator_for(parent, owns)
-        articles = "、".join(dict.fromkeys(h.label for h in owns if h.level == ARTICLE))
+        articles = "、".join(dict.fromkeys(canonical_article(h.label) or h.label
+                                          for h in owns if h.level == ARTICLE))
         for window in _windows(body, config.max_chars, config.overlap_chars):
             ordinal = len(documents)
             etext = embed_text(meta.title, locator, window)

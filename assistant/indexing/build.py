@@ -199,6 +199,16 @@ class IndexBuilder:
             report.files = list(file_reports.values()) + [FileReport(s, "removed") for s in removed]
             report.seconds = time.perf_counter() - started
             return report  # nothing could be indexed: nothing is published
+        if live and not rebuild and not new_chunks and not removed:
+            # Every new or changed file was skipped: the live version already is the result, so
+            # publishing a copy of it would only push the real previous version out of --rollback.
+            report.files = [FileReport(s, "unchanged", int(documents[s]["chunks"]))
+                            for s, a in sorted(actions.items()) if a == "unchanged"]
+            report.files += list(file_reports.values())
+            report.documents = len(documents)
+            report.chunks = int(manifest.get("chunk_count", 0))
+            report.seconds = time.perf_counter() - started
+            return report
 
         # Supersession across the whole corpus, then chunk metadata that reflects it.
         metas = {s: DocumentMeta.from_dict(d["meta"]) for s, d in documents.items()}
@@ -208,17 +218,22 @@ class IndexBuilder:
             base_docs = read_chunks(self.versions.path(live) / "chunks.jsonl")
         kept = [d for d in base_docs if d.metadata["source"] in documents and d.metadata["source"] not in new_chunks]
         all_chunks = kept + [c for s in sorted(new_chunks) for c in new_chunks[s]]
+        kept_ids = {d.metadata["chunk_id"] for d in kept}
+        refreshed: set[str] = set()  # kept chunks whose supersession changed: their stored metadata too
         for doc in all_chunks:
             meta = metas[doc.metadata["source"]]
-            doc.metadata["in_force"] = meta.in_force
-            doc.metadata["superseded_by"] = meta.superseded_by or ""
+            state = (meta.in_force, meta.superseded_by or "")
+            if doc.metadata["chunk_id"] in kept_ids and state != (
+                    doc.metadata.get("in_force"), doc.metadata.get("superseded_by", "")):
+                refreshed.add(doc.metadata["chunk_id"])
+            doc.metadata["in_force"], doc.metadata["superseded_by"] = state
         for source, data in documents.items():
             data["meta"] = metas[source].to_dict()
 
         version = self.versions.next_version()
         try:
             report.embed_seconds, report.embedded = self._write_version(
-                version, live if not rebuild else None, base_docs, all_chunks, documents)
+                version, live if not rebuild else None, base_docs, all_chunks, documents, refreshed)
         except Exception as err:  # disk full, read-only folder, a store error: all leave the live version as is
             with contextlib.suppress(Exception):
                 self.backend.drop(version)
@@ -243,7 +258,8 @@ class IndexBuilder:
         return report
 
     def _write_version(self, version: str, base: str | None, base_docs: list[Document],
-                       all_chunks: list[Document], documents: dict[str, Any]) -> tuple[float, int]:
+                       all_chunks: list[Document], documents: dict[str, Any],
+                       refreshed: set[str] | None = None) -> tuple[float, int]:
         folder = self.versions.path(version)
         folder.mkdir(parents=True, exist_ok=True)
         store = self.backend.fork(base, version)
@@ -283,6 +299,10 @@ class IndexBuilder:
                     store.add(batch, np.stack([cached[d.metadata["embed_hash"]] for d in batch]))
                     self.progress("store", min(i + 2000, len(missing)), len(missing))
             # Chunks kept from the base carry metadata that may have changed (supersession): update it.
+            stale_meta = [d for d in all_chunks if d.metadata["chunk_id"] in (refreshed or set())
+                          and d.metadata["chunk_id"] in present]
+            if stale_meta:
+                store.update_metadata(stale_meta)
             self._keyword(cache, all_chunks, folder)
         finally:
             cache.close()

@@ -20,6 +20,9 @@ _DATE_ISO = re.compile(r"((?:19|20)\d{2})[-/.](\d{1,2})[-/.](\d{1,2})")
 _DATE_LABEL = re.compile(r"(成文日期|发布日期|印发日期|发文日期|公布日期|施行日期|日期)\s*[:：]\s*(.+)")
 _ISSUER_LABEL = re.compile(r"(发布机构|发文机关|发文单位|制定机关|发布单位|来源)\s*[:：]\s*(\S[^\s|]*)")
 _STATUS = re.compile(r"(现行有效|已废止|已失效|失效|已修改|尚未生效|部分失效)")
+_STATUS_BADGE = re.compile(
+    r"^\s*[【\[［(（]?\s*" + _STATUS.pattern + r"\s*[】\]］)）]?\s*$|[【\[［(（]\s*" + _STATUS.pattern + r"\s*[】\]］)）]\s*$"
+)
 _STATUS_LABEL = re.compile(r"(时效性|效力状态|有效性|状态)\s*[:：]\s*(现行有效|已废止|已失效|失效|已修改|尚未生效|部分失效)")
 _ORG_SUFFIX = re.compile(
     r"^[\u4e00-\u9fa5（）()、]{2,40}(人民政府|办公厅|办公室|委员会|常务委员会|人民代表大会|局|厅|部|院|署|中心|委|会|政府)$"
@@ -95,8 +98,13 @@ def extract_metadata(text: str, source: str, format_title: str | None = None) ->
     status_label = _STATUS_LABEL.search(head)
     status = status_label.group(2) if status_label else None
     if not status:
-        bare = _STATUS.search("\n".join(lines[:3]))
-        status = bare.group(1) if bare else None
+        # A status badge near the top: a line of its own, or bracketed at a line's end. Not any
+        # occurrence: a title such as 关于宣布失效一批规范性文件的决定 is itself in force.
+        for line in lines[:3]:
+            bare = _STATUS_BADGE.search(line)
+            if bare:
+                status = bare.group(1) or bare.group(2)
+                break
     return DocumentMeta(
         title=title,
         source=source,

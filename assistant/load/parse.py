@@ -83,20 +83,42 @@ def _parse_html(data: bytes) -> ParsedFile:
         if node and node.get_text(strip=True):
             title = node.get_text(" ", strip=True)
             break
+    # Line breaks in the HTML source are not line breaks on the page (Word-exported pages wrap
+    # inside sentences and numbers): only <br>, block ends and <pre> lines end a line.
+    for pre in soup.find_all(["pre", "textarea"]):
+        for string in pre.find_all(string=True):
+            string.replace_with(string.replace("\n", _BREAK))
     for br in soup.find_all("br"):
-        br.replace_with("\n")
+        br.replace_with(_BREAK)
     # Block elements end a line; inline ones (span, a, b) must not split a sentence.
     for block in soup.find_all(_BLOCKS):
-        block.insert_after("\n")
+        block.insert_after(_BREAK)
+    for cell in soup.find_all(["td", "th"]):
+        cell.insert_after(" ")
     body = soup.body or soup
-    text = body.get_text("")
-    text = "\n".join(line.strip() for line in text.split("\n"))
+    text = _SOURCE_WRAP.sub(_unwrap, body.get_text(""))
+    text = "\n".join(line.strip() for line in text.split(_BREAK))
     return ParsedFile(text=text, format_title=title)
+
+
+_BREAK = "\x1e"  # a rendered line break, kept apart from the source's own newlines until the end
+_SOURCE_WRAP = re.compile(r"[ \t\r\f\v]*\n[ \t\r\f\v\n]*")
+
+
+def _unwrap(match: re.Match[str]) -> str:
+    """A source line wrap renders as nothing between Chinese characters, as one space elsewhere."""
+    text, start, end = match.string, match.start(), match.end()
+    before = text[start - 1] if start else _BREAK
+    after = text[end] if end < len(text) else _BREAK
+    if _BREAK in (before, after) or (ord(before) > 0x2E7F and ord(after) > 0x2E7F):
+        return ""
+    return " "
 
 
 def _parse_docx(data: bytes) -> ParsedFile:
     import docx
     from docx.opc.exceptions import PackageNotFoundError
+    from docx.table import Table
 
     try:
         document = docx.Document(io.BytesIO(data))
@@ -104,10 +126,13 @@ def _parse_docx(data: bytes) -> ParsedFile:
         raise ParseError(f"not a readable Word (.docx) file: {err}") from err
     except Exception as err:  # zipfile.BadZipFile and friends
         raise ParseError(f"not a readable Word (.docx) file: {err}") from err
-    lines = [p.text for p in document.paragraphs]
-    for table in document.tables:
-        for row in table.rows:
-            lines.append(" | ".join(cell.text.strip() for cell in row.cells))
+    # Paragraphs and tables in document order (a table belongs under its heading, above the 落款).
+    lines = []
+    for block in document.iter_inner_content():
+        if isinstance(block, Table):
+            lines.extend(" | ".join(cell.text.strip() for cell in row.cells) for row in block.rows)
+        else:
+            lines.append(block.text)
     title = (document.core_properties.title or "").strip() or None
     return ParsedFile(text="\n".join(lines), format_title=title)
 

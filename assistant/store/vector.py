@@ -26,6 +26,7 @@ class VectorStore(Protocol):
 
     def add(self, documents: list[Document], vectors: np.ndarray) -> None: ...
     def delete(self, ids: list[str]) -> None: ...
+    def update_metadata(self, documents: list[Document]) -> None: ...
     def query(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]: ...
     def count(self) -> int: ...
     def as_langchain(self) -> Chroma: ...
@@ -67,6 +68,13 @@ class ChromaVectorStore:
     def delete(self, ids: list[str]) -> None:
         for i in range(0, len(ids), _BATCH):
             self._collection.delete(ids=ids[i : i + _BATCH])
+
+    def update_metadata(self, documents: list[Document]) -> None:
+        """Replace the stored metadata of existing chunks (vectors and texts stay)."""
+        for i in range(0, len(documents), _BATCH):
+            batch = documents[i : i + _BATCH]
+            self._collection.update(ids=[d.metadata["chunk_id"] for d in batch],
+                                    metadatas=[_metadata(d) for d in batch])  # type: ignore[arg-type]
 
     def query(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
         if k <= 0 or self.count() == 0:
