@@ -94,14 +94,15 @@ def _parse_html(data: bytes) -> ParsedFile:
     for block in soup.find_all(_BLOCKS):
         block.insert_after(_BREAK)
     for cell in soup.find_all(["td", "th"]):
-        cell.insert_after(" ")
+        cell.insert_after(_CELL)
     body = soup.body or soup
     text = _SOURCE_WRAP.sub(_unwrap, body.get_text(""))
-    text = "\n".join(line.strip() for line in text.split(_BREAK))
+    text = "\n".join(line.strip() for line in text.replace(_CELL, " ").split(_BREAK))
     return ParsedFile(text=text, format_title=title)
 
 
 _BREAK = "\x1e"  # a rendered line break, kept apart from the source's own newlines until the end
+_CELL = "\x1f"  # the end of a table cell: one space
 _SOURCE_WRAP = re.compile(r"[ \t\r\f\v]*\n[ \t\r\f\v\n]*")
 
 
@@ -110,7 +111,7 @@ def _unwrap(match: re.Match[str]) -> str:
     text, start, end = match.string, match.start(), match.end()
     before = text[start - 1] if start else _BREAK
     after = text[end] if end < len(text) else _BREAK
-    if _BREAK in (before, after) or (ord(before) > 0x2E7F and ord(after) > 0x2E7F):
+    if before in (_BREAK, _CELL) or after in (_BREAK, _CELL) or (ord(before) > 0x2E7F and ord(after) > 0x2E7F):
         return ""
     return " "
 
@@ -127,7 +128,7 @@ def _parse_docx(data: bytes) -> ParsedFile:
     except Exception as err:  # zipfile.BadZipFile and friends
         raise ParseError(f"not a readable Word (.docx) file: {err}") from err
     # Paragraphs and tables in document order (a table belongs under its heading, above the 落款).
-    lines = []
+    lines: list[str] = []
     for block in document.iter_inner_content():
         if isinstance(block, Table):
             lines.extend(" | ".join(cell.text.strip() for cell in row.cells) for row in block.rows)

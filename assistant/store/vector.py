@@ -74,7 +74,7 @@ class ChromaVectorStore:
         for i in range(0, len(documents), _BATCH):
             batch = documents[i : i + _BATCH]
             self._collection.update(ids=[d.metadata["chunk_id"] for d in batch],
-                                    metadatas=[_metadata(d) for d in batch])  # type: ignore[arg-type]
+                                    metadatas=[_metadata(d) for d in batch])
 
     def query(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
         if k <= 0 or self.count() == 0:

@@ -1,0 +1,67 @@
+"""Shared fixtures: the embedding model (loaded once per session), settings under tmp_path, the seed corpus."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from assistant.embed import SentenceTransformerEmbeddings, get_embedder
+from assistant.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED = "tianjin-pilot-platform-reply-2024-04-25"
+SEED_FILES = (f"{SEED}.txt", f"{SEED}.meta.yaml")
+
+
+def copy_seed(corpus: Path) -> Path:
+    """Copy the seed document (the Tianjin reply of 2024-04-25) and its sidecar into `corpus`."""
+    corpus.mkdir(parents=True, exist_ok=True)
+    for name in SEED_FILES:
+        shutil.copy(ROOT / "corpus" / name, corpus / name)
+    return corpus
+
+
+@pytest.fixture(scope="session")
+def embedder() -> SentenceTransformerEmbeddings:
+    """The bundled m3e-small model; `get_embedder` caches it, so run_index in this process reuses it."""
+    return get_embedder("m3e-small")
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path) -> Callable[..., Settings]:
+    """Factory: Settings whose corpus, index and data folders live under tmp_path (or under `root`)."""
+
+    def make(root: Path | None = None, **overrides: Any) -> Settings:
+        base = root or tmp_path
+        values: dict[str, Any] = {
+            "corpus_dir": base / "corpus",
+            "index_dir": base / "index",
+            "data_dir": base / "data",
+        }
+        values.update(overrides)
+        Path(values["corpus_dir"]).mkdir(parents=True, exist_ok=True)
+        return Settings(**values)
+
+    return make
+
+
+@pytest.fixture
+def seed_corpus(tmp_path: Path) -> Path:
+    """A corpus folder holding a copy of the seed document and its .meta.yaml."""
+    return copy_seed(tmp_path / "seed-corpus")
+
+
+@pytest.fixture(scope="session")
+def seed_index(tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbeddings) -> Settings:
+    """The seed corpus indexed once per session; returns its Settings. Treat it as read-only."""
+    from assistant.indexing.service import run_index
+
+    root = tmp_path_factory.mktemp("seed-index")
+    settings = Settings(corpus_dir=copy_seed(root / "corpus"), index_dir=root / "index", data_dir=root / "data")
+    report = run_index(settings)
+    assert report.published and report.usable, report.to_dict()
+    return settings
