@@ -138,6 +138,34 @@ def _parse_docx(data: bytes) -> ParsedFile:
     return ParsedFile(text="\n".join(lines), format_title=title)
 
 
+_ENDS = ("。", "；", "：", "！", "？", ";", ":", "!", "?", "”")
+
+
+def unwrap_lines(text: str) -> str:
+    """Join the page's line wraps back into paragraphs (PDF text keeps them).
+
+    A wrapped line runs (nearly) the full text width and does not end a sentence; a heading or
+    short line (title, 文号, signature) is never joined, nor is a line before a heading.
+    """
+    from assistant.chunk.structure import classify
+
+    lines = text.split("\n")
+    lengths = sorted(len(line.strip()) for line in lines if line.strip())
+    if len(lengths) < 5:
+        return text
+    width = lengths[int(len(lengths) * 0.9)]
+    out: list[str] = []
+    for line in lines:
+        stripped = line.strip()
+        previous = out[-1] if out else ""
+        if (out and stripped and len(previous) >= max(12, 0.85 * width)
+                and not previous.endswith(_ENDS) and classify(stripped) is None):
+            out[-1] = previous + stripped
+        else:
+            out.append(stripped)
+    return "\n".join(out)
+
+
 def _parse_pdf(data: bytes) -> ParsedFile:
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
@@ -149,7 +177,7 @@ def _parse_pdf(data: bytes) -> ParsedFile:
         raise ParseError(f"not a readable PDF: {err}") from err
     except Exception as err:  # pypdf raises many internal errors on damaged files
         raise ParseError(f"not a readable PDF: {err}") from err
-    text = "\n".join(pages)
+    text = unwrap_lines("\n".join(pages))
     if not text.strip():
         raise ParseError("PDF has no text layer (scanned image?)")
     title = None
