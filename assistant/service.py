@@ -15,6 +15,7 @@ from assistant.errors import BadQuestionError
 from assistant.indexing.snapshot import IndexSnapshot, LiveIndex
 from assistant.retrieve.hybrid import hit_document, search_snapshot
 from assistant.retrieve.query import ParsedQuery, clean_for_keywords, parse_query
+from assistant.review.service import ReviewService
 from assistant.settings import Settings
 from assistant.store.keyword import tokenize
 
@@ -49,6 +50,7 @@ class Assistant:
         self.settings = settings
         self.index = index or LiveIndex(settings)
         self.conversations = ConversationStore()
+        self.review = ReviewService(settings, self.index, citation)  # the log, curated answers, hand-offs
 
     # --- validation ------------------------------------------------------------------------------
     def check_question(self, question: str) -> str:
@@ -72,9 +74,13 @@ class Assistant:
         return snapshot, parsed, [hit_document(snapshot, h) for h in hits]
 
     def search(self, query: str, k: int | None = None) -> list[Citation]:
+        return self.search_with_version(query, k)[1]
+
+    def search_with_version(self, query: str, k: int | None = None) -> tuple[str, list[Citation]]:
+        """Passages and the index version they all come from (one snapshot for the whole call)."""
         query = self.check_question(query)
-        _, _, docs = self.retrieve(query, k or self.settings.top_k)
-        return [citation(i + 1, d) for i, d in enumerate(docs)]
+        snapshot, _, docs = self.retrieve(query, k or self.settings.top_k)
+        return snapshot.version, [citation(i + 1, d) for i, d in enumerate(docs)]
 
     def _weights(self, tokens: list[str]) -> dict[str, float]:
         return term_weights(tokens)
@@ -96,14 +102,22 @@ class Assistant:
 
     def answer(self, question: str, conversation: Conversation, top_k: int | None = None) -> AskResponse:
         query = resolve(question, conversation)
+        # Conversations of the store are logged; ad-hoc ones (example checks, probes) are not.
+        logged = conversation in self.conversations
+        curated = self.review.curated_answer(question, query, conversation.id, logged=logged)
+        if curated is not None:
+            conversation.turns.append(Turn(question, query, [c.document.source for c in curated.citations],
+                                           subject_of(question, conversation)))
+            return curated
         k = top_k or self.settings.top_k
         snapshot, parsed, docs = self.retrieve(query, k, conversation.last_source)
         if parsed.article and parsed.source and parsed.article_exists is False:
             title = snapshot.documents[parsed.source].title
             conversation.turns.append(Turn(question, query, [parsed.source], subject_of(question, conversation)))
-            return AskResponse(answer=NO_ARTICLE.format(title=title, article=parsed.article), citations=[],
-                               refused=True, conversation_id=conversation.id, query=query,
-                               index_version=snapshot.version)
+            return self.review.record(
+                AskResponse(answer=NO_ARTICLE.format(title=title, article=parsed.article), citations=[],
+                            refused=True, conversation_id=conversation.id, query=query,
+                            index_version=snapshot.version), question, None, logged=logged)
         exact = [d for d in docs if d.metadata.get("exact")]
         evidence = 1.0 if exact else self.evidence(snapshot, parsed.keyword_text or query, docs)
         weights = self._weights(tokenize(parsed.keyword_text or query))
@@ -114,15 +128,16 @@ class Assistant:
             composed = compose(parsed.keyword_text or query, docs, weights, focus=focus)
         if evidence < self.settings.min_evidence or not composed.cited:
             conversation.turns.append(Turn(question, query, [], subject_of(question, conversation)))
-            return AskResponse(
+            return self.review.record(AskResponse(
                 answer=REFUSAL, citations=[citation(i + 1, d) for i, d in enumerate(docs[:3])], refused=True,
                 conversation_id=conversation.id, query=query, index_version=snapshot.version,
-            )
+            ), question, evidence, logged=logged)
         pool = exact or docs
         citations = [citation(n + 1, pool[p], composed.highlights.get(p)) for n, p in enumerate(composed.cited)]
         conversation.turns.append(Turn(question, query, [pool[p].metadata["source"] for p in composed.cited],
                                        subject_of(question, conversation)))
-        return AskResponse(answer=composed.text, citations=citations, refused=False,
-                           conversation_id=conversation.id, query=query, index_version=snapshot.version)
+        return self.review.record(AskResponse(answer=composed.text, citations=citations, refused=False,
+                                              conversation_id=conversation.id, query=query,
+                                              index_version=snapshot.version), question, evidence, logged=logged)
 
 

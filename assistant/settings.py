@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -47,6 +48,31 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 7860
+
+    # Review by liaisons (assistant/review/): the question/answer log, its queue, curated answers.
+    review_db: Path | None = None  # SQLite file; default data_dir / "review.sqlite3"
+    review_log: bool = True  # False: nothing is logged and no curated answer is served
+    # Access tokens as sha256 hex digests, "name:digest" or bare "digest"; in the environment a
+    # comma-separated list. Hash a token with `python -m assistant.review.auth hash TOKEN`.
+    liaison_tokens: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    maintainer_tokens: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Semantic match for serving a curated answer (calibration in assistant/review/curated.py).
+    curated_threshold: float = Field(default=0.975, ge=0.0, le=1.0)
+    # A cited sentence whose support (share of it found in its passage) is below this is flagged.
+    weak_support: float = Field(default=0.6, ge=0.0, le=1.0)
+    # Answers given with evidence below this (but above min_evidence) are reviewed first.
+    review_low_evidence: float = Field(default=0.5, ge=0.0, le=1.0)
+
+    @field_validator("liaison_tokens", "maintainer_tokens", mode="before")
+    @classmethod
+    def _split_tokens(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @property
+    def review_db_path(self) -> Path:
+        return self.review_db or self.data_dir / "review.sqlite3"
 
 
 @lru_cache

@@ -71,6 +71,11 @@ class ConversationStore:
         self._limit = limit
         self._lock = threading.Lock()
 
+    def __contains__(self, conversation: object) -> bool:
+        """Whether this conversation object is one the store holds (not an ad-hoc one)."""
+        with self._lock:
+            return isinstance(conversation, Conversation) and self._items.get(conversation.id) is conversation
+
     def get(self, conversation_id: str | None, create: bool = True) -> Conversation:
         with self._lock:
             if conversation_id is None:

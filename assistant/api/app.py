@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from assistant import __version__
-from assistant.api import routes_ask, routes_index, routes_search
+from assistant.api import routes_ask, routes_index, routes_review, routes_search
 from assistant.api.limits import LimitsMiddleware
 from assistant.api.schemas import ErrorResponse
 from assistant.errors import (
@@ -19,10 +19,13 @@ from assistant.errors import (
     ModelMismatchError,
     UnknownConversationError,
 )
+from assistant.review.auth import ForbiddenError, UnauthorizedError
+from assistant.review.service import ReviewNotFoundError
 from assistant.service import Assistant
 from assistant.settings import Settings
 
-_STATUS = {BadQuestionError: 400, UnknownConversationError: 404, IndexNotBuiltError: 503, ModelMismatchError: 503}
+_STATUS = {BadQuestionError: 400, UnknownConversationError: 404, IndexNotBuiltError: 503, ModelMismatchError: 503,
+           UnauthorizedError: 401, ForbiddenError: 403, ReviewNotFoundError: 404}
 
 
 _ERRORS = {
@@ -65,6 +68,8 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
 
     for module in (routes_ask, routes_search, routes_index):
         app.include_router(module.router, responses=ERROR_RESPONSES)
+    for router in routes_review.routers:  # review, feedback, hand-offs, re-index (tokens: routes_review.py)
+        app.include_router(router, responses=ERROR_RESPONSES)
     app.add_middleware(LimitsMiddleware, max_concurrent=settings.max_concurrent_requests,
                        max_body_bytes=settings.max_body_bytes)
 

@@ -19,5 +19,5 @@ async def search(
     q: Annotated[str, Query(min_length=1, max_length=20000, description="Query text")],
     k: Annotated[int, Query(ge=1, le=50)] = 5,
 ) -> SearchResponse:
-    passages = await run_in_threadpool(assistant.search, q, k)
-    return SearchResponse(passages=passages, index_version=assistant.index.snapshot().version)
+    version, passages = await run_in_threadpool(assistant.search_with_version, q, k)
+    return SearchResponse(passages=passages, index_version=version)

@@ -39,6 +39,8 @@ class AskResponse(BaseModel):
     query: str = Field(description="The query actually used for retrieval (follow-ups resolved)")
     index_version: str
     reviewed: bool = Field(False, description="Served from an answer a liaison reviewed")
+    answer_id: int | None = Field(None, description="This answer in the review log: pass it to POST /api/feedback "
+                                                    "or POST /api/handoff (absent when not logged)")
 
 
 class SearchResponse(BaseModel):

@@ -18,6 +18,7 @@ from assistant.embed import Embedder, get_embedder
 from assistant.errors import IndexNotBuiltError
 from assistant.indexing.build import check_model, read_chunks
 from assistant.indexing.versions import VersionStore
+from assistant.numerals import canonical_article
 from assistant.settings import Settings
 from assistant.store.keyword import KeywordIndex
 from assistant.store.vector import EmbeddedChroma, ServerChroma, VectorBackend, VectorStore
@@ -47,7 +48,8 @@ class IndexSnapshot:
         table: dict[tuple[str, str], list[int]] = defaultdict(list)
         for i, doc in enumerate(self.chunks):
             for article in filter(None, str(doc.metadata.get("articles", "")).split("、")):
-                table[(doc.metadata["source"], article)].append(i)
+                # Keyed by the canonical label (第10条 → 第十条), as parse_query names articles.
+                table[(doc.metadata["source"], canonical_article(article) or article)].append(i)
         self.articles = dict(table)
 
     @property

@@ -19,7 +19,14 @@ from assistant.indexing.snapshot import IndexSnapshot, LiveIndex
 from assistant.retrieve.query import ParsedQuery, parse_query
 from assistant.store.keyword import tokenize
 
-RRF_K = 60
+# Fusion, chosen with bench/tune_retrieval.py on half of the consultation dev set and checked on
+# the other half (see that script's docstring for the figures): the dense side carries colloquial
+# questions better than BM25 over statute wording, so it weighs double; a small RRF constant keeps
+# the top of each list distinct instead of flattening the first 50 ranks.
+RRF_K = 10
+DENSE_WEIGHT = 2.0
+KEYWORD_WEIGHT = 1.0
+NAMED_BOOST = (DENSE_WEIGHT + KEYWORD_WEIGHT) / (2 * (RRF_K + 1))  # half the best fused score
 NOT_IN_FORCE = 0.5  # fused-score factor for superseded or repealed documents
 
 
@@ -54,13 +61,13 @@ def search_snapshot(snapshot: IndexSnapshot, embed_query: object, query: ParsedQ
     dense_hits = snapshot.vectors.query(np.asarray(vector, dtype=np.float32), min(candidates, n))
     dense_pos = [(snapshot.position[cid], sim) for cid, sim in dense_hits if cid in snapshot.position]
     dense_sim = dict(dense_pos)
-    fused = rrf([[p for p, _ in dense_pos], top_kw], [1.0, 1.0])
+    fused = rrf([[p for p, _ in dense_pos], top_kw], [DENSE_WEIGHT, KEYWORD_WEIGHT])
 
     boost: dict[int, float] = {}
     if query.source is not None:
         for idx in fused:
             if snapshot.chunks[idx].metadata["source"] == query.source:
-                boost[idx] = 1.0 / RRF_K  # a named document ranks its passages first
+                boost[idx] = NAMED_BOOST  # a named document ranks its passages first
     exact: list[int] = []
     if query.article and query.source:
         exact = snapshot.articles.get((query.source, query.article), [])

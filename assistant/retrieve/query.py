@@ -17,6 +17,7 @@ _SCAFFOLD = re.compile(
 )
 _PUNCT = re.compile(r"[？?！!。，,、；;：:“”\"'‘’（）()《》\s]+")
 _PREFIX = "中华人民共和国"
+_MIN_FREE_ALIAS = 3  # shorter names count only as citations (《刑法》, 刑法第十条)
 
 
 @dataclass
@@ -35,29 +36,58 @@ def clean_for_keywords(question: str) -> str:
 
 
 def title_aliases(title: str) -> set[str]:
+    """Names a question may use for a document: the title, without 中华人民共和国, without a
+    trailing parenthesis. Two-character short names (刑法, 宪法) are kept; `find_document` only
+    trusts them right before an article number or inside 《》."""
     base = title.strip().strip("《》")
     aliases = {base}
     if base.startswith(_PREFIX) and len(base) > len(_PREFIX) + 1:
         aliases.add(base[len(_PREFIX) :])
     base = re.sub(r"[（(][^）)]*[）)]$", "", base)
     aliases.add(base)
-    return {a for a in aliases if len(a) >= 3}
+    return {a for a in aliases if len(a) >= 2}
+
+
+def _named(alias: str, question: str) -> bool:
+    if len(alias) >= _MIN_FREE_ALIAS:
+        return alias in question
+    # A short name is a document name only in a citation: 《刑法》, 刑法第十条 (not 民刑法律 …).
+    return f"《{alias}》" in question or re.search(re.escape(alias) + r"\s*第\s*[零〇一二三四五六七八九十百千两\d]+\s*条",
+                                                  question) is not None
+
+
+def named_documents(question: str, snapshot: IndexSnapshot) -> list[str]:
+    """Sources of the documents the question names by their longest title (or alias) it contains,
+    in force and newest first (a law's versions share one title); by 文号, that document alone."""
+    best_len = 0
+    found: list[str] = []
+    for source, meta in snapshot.documents.items():
+        if meta.doc_number and meta.doc_number in question:
+            return [source]
+        for alias in title_aliases(meta.title):
+            if len(alias) >= best_len and _named(alias, question):
+                if len(alias) > best_len:
+                    best_len, found = len(alias), []
+                if source not in found:
+                    found.append(source)
+    docs = snapshot.documents
+    return sorted(found, key=lambda s: (not docs[s].in_force, _negated_date(docs[s].date), s))
+
+
+def _negated_date(date: str | None) -> tuple[int, ...]:
+    digits = [int(x) for x in re.findall(r"\d+", date or "")]
+    return tuple(-d for d in digits) or (0,)
 
 
 def find_document(question: str, snapshot: IndexSnapshot) -> str | None:
-    """The source of the longest document title (or alias) the question contains."""
-    best: tuple[int, str] | None = None
-    for source, meta in snapshot.documents.items():
-        for alias in title_aliases(meta.title):
-            if alias in question and (best is None or len(alias) > best[0]):
-                best = (len(alias), source)
-        if meta.doc_number and meta.doc_number in question:
-            return source
-    return best[1] if best else None
+    """The source of the longest document title (or alias) the question contains (in force first)."""
+    found = named_documents(question, snapshot)
+    return found[0] if found else None
 
 
 def parse_query(question: str, snapshot: IndexSnapshot, context_source: str | None = None) -> ParsedQuery:
-    source = find_document(question, snapshot)
+    named = named_documents(question, snapshot)
+    source = named[0] if named else None
     article = None
     match = ARTICLE_REF.search(question)
     if match:
@@ -65,5 +95,8 @@ def parse_query(question: str, snapshot: IndexSnapshot, context_source: str | No
         source = source or context_source
     exists = None
     if article and source:
+        # Of several versions of the named law, the newest in force that has the article.
+        having = [s for s in named if (s, article) in snapshot.articles]
+        source = having[0] if having else source
         exists = (source, article) in snapshot.articles
     return ParsedQuery(question, clean_for_keywords(question), source, article, exists)

@@ -130,10 +130,10 @@ def main(model: str | None = None) -> None:
         print(f"{kind:11s} n={len(values):3d} min={values.min():.3f} p10={np.percentile(values, 10):.3f} "
               f"median={np.median(values):.3f} max={values.max():.3f}")
     ceiling = float(max(sims["near miss"].max(), sims["unrelated"].max()))
-    for threshold in np.arange(0.80, 0.991, 0.01):
+    for threshold in sorted({*np.round(np.arange(0.80, 0.991, 0.01), 2), settings.curated_threshold}):
         served = float(np.mean(sims["paraphrase"] >= threshold))
         wrong = int(np.sum(sims["near miss"] >= threshold) + np.sum(sims["unrelated"] >= threshold))
-        print(f"threshold {threshold:.2f}: paraphrases served {served:.0%}, wrong matches {wrong}")
+        print(f"threshold {threshold:.3f}: paraphrases served {served:.0%}, wrong matches {wrong}")
     print(f"highest non-paraphrase similarity: {ceiling:.3f} (configured: {settings.curated_threshold})")
     order = np.argsort(-sims["near miss"])[:5]
     for i in order:
