@@ -235,3 +235,41 @@ def test_chat_streams_a_cited_answer_and_keeps_the_conversation(
     expect(page.locator('#chat [data-testid="user"]')).to_contain_text("<b>x</b>")  # shown, not rendered
     assert page.locator('#chat [data-testid="user"] b').count() == 0
     other.close()
+
+
+@pytest.mark.browser
+def test_feedback_and_handoff_from_the_chat_reach_the_liaison_and_back(
+    served: tuple[str, RecordingAssistant], browser: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    from assistant.review.auth import Principal, Role
+
+    url, assistant = served
+    context = browser.new_context(viewport={"width": 1400, "height": 1200}, locale="zh-CN")
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(url)
+    _ask(page, "科技担保余额是多少？", 1)
+    _, _, response = assistant.calls[-1]
+    assert response.answer_id
+
+    page.locator("#feedback-comment textarea").fill("想知道担保的申请条件")
+    page.locator("#feedback-down").click()
+    expect(page.locator("#feedback-status")).to_contain_text("感谢反馈")
+    item = assistant.review.item(response.answer_id)
+    assert any(f.helpful is False and "申请条件" in f.comment for f in item.feedback), item.feedback
+
+    page.locator("#handoff").click()  # open the accordion
+    page.locator("#handoff-contact input, #handoff-contact textarea").first.fill("022-12345678（测试）")
+    page.locator("#handoff-send").click()
+    expect(page.locator("#handoff-status")).to_contain_text("已转交")
+    handoffs = assistant.review.conversation_handoffs(response.conversation_id).handoffs
+    assert len(handoffs) == 1 and handoffs[0].status == "open"
+    expect(page.locator("#handoff-replies")).to_contain_text("答复后会显示")
+
+    assistant.review.reply_handoff(handoffs[0].id, Principal("测试专员", Role.LIAISON),
+                                   "（测试答复）请联系市科技局了解担保申请条件。", [])
+    page.locator("#handoff-refresh").click()
+    expect(page.locator("#handoff-replies")).to_contain_text("请联系市科技局了解担保申请条件")
+    context.close()

@@ -265,23 +265,23 @@ def make_respond(assistant: Assistant) -> Callable[..., Iterator[tuple[Any, ...]
         history = list(history or [])
         question = (message or "").strip()
         if not question:
-            yield history, gr.skip(), conversation_id, ""
+            yield history, gr.skip(), conversation_id, "", gr.skip()
             return
         history.append(_message("user", question))
         history.append(_message("assistant", SEARCHING))
-        yield history, searching_panel(), conversation_id, ""
+        yield history, searching_panel(), conversation_id, "", None
         try:
             response = _ask(assistant, question, conversation_id)
         except AssistantError as err:
             message = _error_message(assistant, err, question)
             history[-1] = _message("assistant", message)
-            yield history, error_panel(message), conversation_id, ""
+            yield history, error_panel(message), conversation_id, "", None
             return
         except Exception:
             log.exception("answering %r failed", question[:200])
             message = "系统出错，暂时无法回答，请稍后再试。"
             history[-1] = _message("assistant", message)
-            yield history, error_panel(message), conversation_id, ""
+            yield history, error_panel(message), conversation_id, "", None
             return
         text = ""
         parts = answer_parts(response.answer)
@@ -289,11 +289,56 @@ def make_respond(assistant: Assistant) -> Callable[..., Iterator[tuple[Any, ...]
             text += part
             history[-1] = _message("assistant", text)
             yield history, citations_html(response, done=False) if i == 0 else gr.skip(), \
-                response.conversation_id, ""
+                response.conversation_id, "", response.answer_id
             time.sleep(STREAM_DELAY)
-        yield history, citations_html(response), response.conversation_id, ""
+        yield history, citations_html(response), response.conversation_id, "", response.answer_id
 
     return respond
+
+
+def handoffs_html(assistant: Assistant, conversation_id: str | None) -> str:
+    """The questions this conversation passed to liaisons, and their replies (escaped)."""
+    if not conversation_id or not getattr(assistant, "review", None) or not assistant.review.enabled:
+        return ""
+    items = assistant.review.conversation_handoffs(conversation_id).handoffs
+    if not items:
+        return ""
+    rows = []
+    for item in items:
+        if item.reply is None:
+            body = "<div class='handoff-open'>已转交服务专员，答复后会显示在这里。</div>"
+        else:
+            refs = "".join(f"<div class='handoff-ref'>[{c.n}] 《{_esc(c.document.title)}》 {_esc(c.locator)}</div>"
+                           for c in item.reply.citations)
+            body = (f"<div class='handoff-reply'><b>服务专员答复：</b>{_esc(item.reply.answer)}</div>{refs}")
+        rows.append(f"<div class='handoff'><div><b>问题：</b>{_esc(item.question)}</div>{body}</div>")
+    return "<div id='handoff-list'>" + "".join(rows) + "</div>"
+
+
+def make_feedback(assistant: Assistant) -> Callable[..., str]:
+    def feedback(helpful: bool, answer_id: int | None, conversation_id: str | None, comment: str) -> str:
+        if not answer_id or not getattr(assistant, "review", None):
+            return "请先提问，再对答复作出评价。"
+        try:
+            assistant.review.feedback(int(answer_id), helpful, comment or None, conversation_id)
+        except AssistantError as err:
+            return f"未能记录评价：{_esc(err)}"
+        return "感谢您的评价，已记录。" if helpful else "感谢反馈，服务专员会查看这条答复。"
+
+    return feedback
+
+
+def make_handoff(assistant: Assistant) -> Callable[..., tuple[str, str]]:
+    def handoff(contact: str, answer_id: int | None, conversation_id: str | None) -> tuple[str, str]:
+        if not answer_id or not getattr(assistant, "review", None):
+            return "请先提问，再转交服务专员。", gr.skip()
+        try:
+            assistant.review.handoff(contact, answer_id=int(answer_id), conversation_id=conversation_id)
+        except AssistantError as err:
+            return f"未能转交：{_esc(err)}", gr.skip()
+        return "已转交服务专员，答复后会显示在下方。", handoffs_html(assistant, conversation_id)
+
+    return handoff
 
 
 def _review_tab_builder() -> Callable[[Assistant], Any] | None:
@@ -328,6 +373,20 @@ def build_ui(assistant: Assistant) -> gr.Blocks:
                                               lines=1, max_lines=6, scale=6, autofocus=True, container=False)
                         send = gr.Button("发送", variant="primary", elem_id="send", scale=1, min_width=80)
                     new = gr.Button("开始新对话", elem_id="new-conversation", size="sm", variant="secondary")
+                    with gr.Row():
+                        up = gr.Button("👍 有帮助", elem_id="feedback-up", size="sm")
+                        down = gr.Button("👎 没帮助", elem_id="feedback-down", size="sm")
+                        comment = gr.Textbox(placeholder="可选：说明哪里不对或缺了什么", show_label=False,
+                                             elem_id="feedback-comment", container=False, scale=3)
+                    feedback_status = gr.Markdown("", elem_id="feedback-status")
+                    with gr.Accordion("转交服务专员（人工解答）", open=False, elem_id="handoff"):
+                        contact = gr.Textbox(label="联系方式（电话或邮箱）", elem_id="handoff-contact", max_lines=1)
+                        with gr.Row():
+                            handoff_send = gr.Button("转交最近一个问题", elem_id="handoff-send", size="sm",
+                                                     variant="primary")
+                            refresh = gr.Button("查看服务专员答复", elem_id="handoff-refresh", size="sm")
+                        handoff_status = gr.Markdown("", elem_id="handoff-status")
+                        replies = gr.HTML("", elem_id="handoff-replies")
                     if examples:
                         gr.Examples(examples=[[q] for q in examples], inputs=[question], label="示例问题",
                                     elem_id="examples", examples_per_page=len(examples))
@@ -335,11 +394,23 @@ def build_ui(assistant: Assistant) -> gr.Blocks:
                     citations = gr.HTML(empty_panel(), elem_id="citations", css_template=CSS, js_on_load=None,
                                         padding=True)
             conversation = gr.State(None)
-            outputs = [chat, citations, conversation, question]
+            answer_id = gr.State(None)
+            outputs = [chat, citations, conversation, question, answer_id]
             for trigger in (send.click, question.submit):
                 trigger(respond, inputs=[question, chat, conversation], outputs=outputs,
-                        concurrency_limit=CONCURRENCY, concurrency_id="answer", api_visibility="private")
-            new.click(lambda: ([], empty_panel(), None, ""), outputs=outputs, api_visibility="private")
+                        concurrency_limit=CONCURRENCY, concurrency_id="answer", api_visibility="private"
+                        ).then(lambda c: handoffs_html(assistant, c), inputs=[conversation], outputs=[replies],
+                               api_visibility="private")
+            new.click(lambda: ([], empty_panel(), None, "", None), outputs=outputs, api_visibility="private")
+            feedback = make_feedback(assistant)
+            up.click(lambda a, c, t: feedback(True, a, c, t), inputs=[answer_id, conversation, comment],
+                     outputs=[feedback_status], api_visibility="private")
+            down.click(lambda a, c, t: feedback(False, a, c, t), inputs=[answer_id, conversation, comment],
+                       outputs=[feedback_status], api_visibility="private")
+            handoff_send.click(make_handoff(assistant), inputs=[contact, answer_id, conversation],
+                               outputs=[handoff_status, replies], api_visibility="private")
+            refresh.click(lambda c: handoffs_html(assistant, c), inputs=[conversation], outputs=[replies],
+                          api_visibility="private")
             chat.clear(lambda: (empty_panel(), None), outputs=[citations, conversation], api_visibility="private")
 
             review = _review_tab_builder()
