@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     # Backpressure: API requests in flight before new ones get 503 + Retry-After.
     max_concurrent_requests: int = 16
     max_body_bytes: int = 256 * 1024
+    # Maintainer uploads of policy files: size cap, and how long parsing may take before refusal.
+    max_upload_bytes: int = 20 * 1024 * 1024
+    upload_parse_seconds: float = 20.0
 
     host: str = "127.0.0.1"
     port: int = 7860

@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from assistant import __version__
-from assistant.api import routes_ask, routes_index, routes_review, routes_search
+from assistant.api import routes_ask, routes_index, routes_review, routes_search, routes_upload
 from assistant.api.limits import LimitsMiddleware
 from assistant.api.schemas import ErrorResponse
 from assistant.errors import (
@@ -68,10 +68,11 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
 
     for module in (routes_ask, routes_search, routes_index):
         app.include_router(module.router, responses=ERROR_RESPONSES)
-    for router in routes_review.routers:  # review, feedback, hand-offs, re-index (tokens: routes_review.py)
+    for router in (*routes_review.routers, routes_upload.router):  # tokens: routes_review.py
         app.include_router(router, responses=ERROR_RESPONSES)
     app.add_middleware(LimitsMiddleware, max_concurrent=settings.max_concurrent_requests,
-                       max_body_bytes=settings.max_body_bytes)
+                       max_body_bytes=settings.max_body_bytes,
+                       large_bodies={routes_upload.UPLOAD_PATH: settings.max_upload_bytes + 64 * 1024})
 
     if ui:
         try:

@@ -13,8 +13,10 @@ Scope = dict[str, Any]
 class LimitsMiddleware:
     """Pure ASGI middleware (streams are counted until they end)."""
 
-    def __init__(self, app: Any, max_concurrent: int, max_body_bytes: int, retry_after: int = 2) -> None:
+    def __init__(self, app: Any, max_concurrent: int, max_body_bytes: int, retry_after: int = 2,
+                 large_bodies: dict[str, int] | None = None) -> None:
         self.app = app
+        self.large_bodies = large_bodies or {}  # path → its own body limit (uploads)
         self.max_concurrent = max_concurrent
         self.max_body_bytes = max_body_bytes
         self.retry_after = retry_after
@@ -32,9 +34,10 @@ class LimitsMiddleware:
         if scope["type"] != "http" or not scope["path"].startswith("/api/"):
             await self.app(scope, receive, send)
             return
+        limit = self.large_bodies.get(scope["path"], self.max_body_bytes)
         length = dict(scope.get("headers") or []).get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
-            await self._reply(send, 413, f"request body larger than {self.max_body_bytes} bytes", [])
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            await self._reply(send, 413, f"request body larger than {limit} bytes", [])
             return
         with self._lock:
             busy = self._active >= self.max_concurrent
@@ -51,14 +54,14 @@ class LimitsMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
+                if received > limit:
                     raise _TooLarge
             return message
 
         try:
             await self.app(scope, limited_receive, send)
         except _TooLarge:
-            await self._reply(send, 413, f"request body larger than {self.max_body_bytes} bytes", [])
+            await self._reply(send, 413, f"request body larger than {limit} bytes", [])
         finally:
             with self._lock:
                 self._active -= 1
