@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -11,18 +10,7 @@ import pytest
 
 from assistant.embed import SentenceTransformerEmbeddings, get_embedder
 from assistant.settings import Settings
-
-ROOT = Path(__file__).resolve().parents[1]
-SEED = "tianjin-pilot-platform-reply-2024-04-25"
-SEED_FILES = (f"{SEED}.txt", f"{SEED}.meta.yaml")
-
-
-def copy_seed(corpus: Path) -> Path:
-    """Copy the seed document (the Tianjin reply of 2024-04-25) and its sidecar into `corpus`."""
-    corpus.mkdir(parents=True, exist_ok=True)
-    for name in SEED_FILES:
-        shutil.copy(ROOT / "corpus" / name, corpus / name)
-    return corpus
+from tests.lawdb import copy_seed
 
 
 @pytest.fixture(scope="session")

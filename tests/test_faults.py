@@ -12,7 +12,6 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
-import yaml
 
 from assistant.api.app import create_app
 from assistant.errors import IndexWriteError
@@ -22,29 +21,14 @@ from assistant.indexing.versions import VersionStore
 from assistant.service import Assistant
 from assistant.settings import Settings
 from tests.chroma_server import free_port
-from tests.lawdb import law_text
-
-ROOT = Path(__file__).resolve().parents[1]
-SEED = "tianjin-pilot-platform-reply-2024-04-25"
-
-
-def seed_corpus(corpus: Path) -> None:
-    corpus.mkdir(parents=True, exist_ok=True)
-    for suffix in (".txt", ".meta.yaml"):
-        shutil.copy(ROOT / "corpus" / f"{SEED}{suffix}", corpus / f"{SEED}{suffix}")
-
-
-def add_law(corpus: Path, name: str, filename: str) -> None:
-    text, meta = law_text(name)
-    (corpus / f"{filename}.txt").write_text(text, encoding="utf-8")
-    (corpus / f"{filename}.meta.yaml").write_text(yaml.safe_dump(meta, allow_unicode=True), encoding="utf-8")
+from tests.lawdb import copy_seed, write_law
 
 
 def test_queries_during_a_reindex_see_one_whole_version(tmp_path: Path, embedder: object) -> None:
     corpus = tmp_path / "corpus"
-    seed_corpus(corpus)
-    add_law(corpus, "中华人民共和国促进科技成果转化法", "转化法")
-    add_law(corpus, "中华人民共和国科学技术普及法", "科普法")
+    copy_seed(corpus)
+    write_law(corpus, "中华人民共和国促进科技成果转化法", "转化法")
+    write_law(corpus, "中华人民共和国科学技术普及法", "科普法")
     settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index")
     old = run_index(settings)
     assistant = Assistant(settings, LiveIndex(settings, embedder=embedder))  # type: ignore[arg-type]
@@ -71,7 +55,7 @@ def test_queries_during_a_reindex_see_one_whole_version(tmp_path: Path, embedder
         t.start()
     time.sleep(1.0)
     # add, change and remove in one re-index
-    add_law(corpus, "中华人民共和国中小企业促进法", "中小企业促进法")
+    write_law(corpus, "中华人民共和国中小企业促进法", "中小企业促进法")
     changed = (corpus / "转化法.txt").read_text(encoding="utf-8").split("\n")
     (corpus / "转化法.txt").write_text("\n".join(changed[: len(changed) // 2]) + "\n", encoding="utf-8")
     (corpus / "科普法.txt").unlink()
@@ -108,14 +92,14 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
 def test_disk_full_and_read_only_leave_the_live_version(tmp_path: Path, small_disk: Path,
                                                         embedder: object) -> None:
     corpus = tmp_path / "corpus"
-    seed_corpus(corpus)
+    copy_seed(corpus)
     settings = Settings(corpus_dir=corpus, index_dir=small_disk / "index")
     first = run_index(settings)
     assert first.usable
     # Fill the disk, then ask for a bigger version.
     free = shutil.disk_usage(small_disk).free
     (small_disk / "filler").write_bytes(b"\0" * max(0, free - 64 * 1024))
-    add_law(corpus, "中华人民共和国促进科技成果转化法", "转化法")
+    write_law(corpus, "中华人民共和国促进科技成果转化法", "转化法")
     with pytest.raises(IndexWriteError, match="live version is untouched"):
         run_index(settings)
     versions = VersionStore(settings.index_dir)
@@ -137,7 +121,7 @@ def test_disk_full_and_read_only_leave_the_live_version(tmp_path: Path, small_di
 
 def test_backpressure_answers_503_with_retry_after(tmp_path: Path, embedder: object) -> None:
     corpus = tmp_path / "corpus"
-    seed_corpus(corpus)
+    copy_seed(corpus)
     settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", max_concurrent_requests=2)
     run_index(settings)
     assistant = Assistant(settings, LiveIndex(settings, embedder=embedder))  # type: ignore[arg-type]

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
@@ -18,18 +15,13 @@ from schemathesis.checks import (
 from assistant.api.app import create_app
 from assistant.indexing.service import run_index
 from assistant.settings import Settings
-
-ROOT = Path(__file__).resolve().parents[1]
-SEED = "tianjin-pilot-platform-reply-2024-04-25"
+from tests.lawdb import copy_seed
 
 
 @pytest.fixture(scope="module")
 def api_schema(tmp_path_factory: pytest.TempPathFactory, embedder: object) -> object:
     root = tmp_path_factory.mktemp("fuzz")
-    corpus = root / "corpus"
-    corpus.mkdir()
-    for suffix in (".txt", ".meta.yaml"):
-        shutil.copy(ROOT / "corpus" / f"{SEED}{suffix}", corpus / f"{SEED}{suffix}")
+    corpus = copy_seed(root / "corpus")
     config = Settings(corpus_dir=corpus, index_dir=root / "index", data_dir=root / "data",
                       max_concurrent_requests=64)
     run_index(config)

@@ -3,32 +3,22 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import yaml
-
 from assistant.indexing.service import run_index
 from assistant.indexing.snapshot import LiveIndex
 from assistant.indexing.versions import VersionStore
 from assistant.service import Assistant
 from assistant.settings import Settings
-from tests.lawdb import law_text
+from tests.lawdb import copy_seed, write_law
 
 ROOT = Path(__file__).resolve().parents[1]
-SEED = "tianjin-pilot-platform-reply-2024-04-25"
 REMOVED = "中华人民共和国促进科技成果转化法"
 ADDED = "中华人民共和国公司法"
-
-
-def write_law(corpus: Path, name: str) -> None:
-    text, meta = law_text(name)
-    (corpus / f"{name}.txt").write_text(text, encoding="utf-8")
-    (corpus / f"{name}.meta.yaml").write_text(yaml.safe_dump(meta, allow_unicode=True), encoding="utf-8")
 
 
 def kill_when(marker: str, corpus: Path, index: Path, versions: VersionStore, timeout: float = 240) -> bool:
@@ -55,10 +45,7 @@ def kill_when(marker: str, corpus: Path, index: Path, versions: VersionStore, ti
 
 
 def test_kill_at_several_points_then_recover(tmp_path: Path, embedder: object) -> None:
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    for suffix in (".txt", ".meta.yaml"):
-        shutil.copy(ROOT / "corpus" / f"{SEED}{suffix}", corpus / f"{SEED}{suffix}")
+    corpus = copy_seed(tmp_path / "corpus")
     write_law(corpus, REMOVED)
     settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index")
     first = run_index(settings)

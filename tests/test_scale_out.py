@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -12,24 +11,19 @@ from pathlib import Path
 
 import httpx
 import pytest
-import yaml
 
 from assistant.indexing.service import run_index
 from assistant.settings import Settings
 from tests.chroma_server import chroma_server, free_port
-from tests.lawdb import law_text
+from tests.lawdb import copy_seed, write_law
 
 ROOT = Path(__file__).resolve().parents[1]
-SEED = "tianjin-pilot-platform-reply-2024-04-25"
 
 
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory: pytest.TempPathFactory, embedder: object) -> Iterator[tuple[Settings, list[str]]]:
     root = tmp_path_factory.mktemp("scale")
-    corpus = root / "corpus"
-    corpus.mkdir()
-    for suffix in (".txt", ".meta.yaml"):
-        shutil.copy(ROOT / "corpus" / f"{SEED}{suffix}", corpus / f"{SEED}{suffix}")
+    corpus = copy_seed(root / "corpus")
     with chroma_server(root / "chroma") as (host, port):
         settings = Settings(corpus_dir=corpus, index_dir=root / "index", data_dir=root / "data",
                             chroma_host=host, chroma_port=port)
@@ -71,10 +65,7 @@ def test_workers_answer_from_the_server_and_follow_a_reindex(deployment: tuple[S
         body = httpx.post(f"{url}/api/ask", json={"question": "天津布局建设了多少家概念验证平台？"}, timeout=60).json()
         assert "25" in body["answer"] and body["index_version"] in before
 
-    text, meta = law_text("中华人民共和国促进科技成果转化法")
-    (settings.corpus_dir / "促进科技成果转化法.txt").write_text(text, encoding="utf-8")
-    (settings.corpus_dir / "促进科技成果转化法.meta.yaml").write_text(yaml.safe_dump(meta, allow_unicode=True),
-                                                                  encoding="utf-8")
+    write_law(settings.corpus_dir, "中华人民共和国促进科技成果转化法", "促进科技成果转化法")
     report = run_index(settings)
     assert report.published and report.count("added") == 1
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 
@@ -14,9 +13,8 @@ from assistant.api.app import create_app
 from assistant.indexing.service import run_index
 from assistant.review.auth import hash_token
 from assistant.settings import Settings
+from tests.lawdb import copy_seed
 
-ROOT = Path(__file__).resolve().parents[1]
-SEED = "tianjin-pilot-platform-reply-2024-04-25"
 SYNTHETIC = ("关于测试上传功能的通知（测试用合成文本，不是真实政策）\n"
              "第一条 为了验证上传，本合成文件说明：试点企业可以申请示范补助。\n").encode()
 MAINTAINER = {"Authorization": "Bearer maintainer-secret"}
@@ -25,10 +23,7 @@ LIAISON = {"Authorization": "Bearer liaison-secret"}
 
 @pytest.fixture
 def client(tmp_path: Path, embedder: object) -> TestClient:
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    for suffix in (".txt", ".meta.yaml"):
-        shutil.copy(ROOT / "corpus" / f"{SEED}{suffix}", corpus / f"{SEED}{suffix}")
+    corpus = copy_seed(tmp_path / "corpus")
     settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", data_dir=tmp_path / "data",
                         maintainer_tokens=[f"ops:{hash_token('maintainer-secret')}"],
                         liaison_tokens=[f"wang:{hash_token('liaison-secret')}"],

@@ -6,7 +6,6 @@ value shown in the citation cards comes from policy texts and is escaped: it is 
 
 from __future__ import annotations
 
-import html
 import importlib
 import logging
 import re
@@ -26,6 +25,7 @@ from assistant.errors import (
     UnknownConversationError,
 )
 from assistant.service import Assistant
+from ui.markup import esc, highlight
 
 log = logging.getLogger(__name__)
 
@@ -84,31 +84,6 @@ CSS = """
 
 # --- citation cards --------------------------------------------------------------------------------
 
-def _esc(value: object) -> str:
-    return html.escape(str(value), quote=True)
-
-
-def highlight(text: str, spans: list[tuple[int, int]]) -> str:
-    """The passage, escaped, with each [start, end) span wrapped in <mark> (clamped; overlaps merged)."""
-    clamped = sorted((max(0, int(s)), min(len(text), int(e))) for s, e in spans)
-    merged: list[list[int]] = []
-    for start, end in clamped:
-        if end <= start:
-            continue
-        if merged and start < merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], end)
-        else:
-            merged.append([start, end])
-    out: list[str] = []
-    pos = 0
-    for start, end in merged:
-        out.append(_esc(text[pos:start]))
-        out.append(f"<mark>{_esc(text[start:end])}</mark>")
-        pos = end
-    out.append(_esc(text[pos:]))
-    return "".join(out)
-
-
 def is_in_force(document: DocumentInfo) -> bool:
     return document.in_force and not (document.status and document.status in NOT_IN_FORCE)
 
@@ -116,9 +91,9 @@ def is_in_force(document: DocumentInfo) -> bool:
 def _status(document: DocumentInfo) -> str:
     if not is_in_force(document):
         label = document.status or "已失效"
-        return f'<span class="status not-in-force" title="该文件已不再有效">⚠ {_esc(label)}</span>'
+        return f'<span class="status not-in-force" title="该文件已不再有效">⚠ {esc(label)}</span>'
     if document.status:
-        return f'<span class="status in-force">{_esc(document.status)}</span>'
+        return f'<span class="status in-force">{esc(document.status)}</span>'
     return ""
 
 
@@ -128,7 +103,7 @@ def citation_card(citation: Citation, related: bool = False) -> str:
     label = '<span class="tag related">可能相关</span>' if related else ""
     meta = [("文号", doc.doc_number), ("发布机关", doc.issuer), ("日期", doc.date)]
     meta_html = "".join(
-        f'<span class="field"><span class="label">{name}：</span>{_esc(value)}</span>' for name, value in meta if value
+        f'<span class="field"><span class="label">{name}：</span>{esc(value)}</span>' for name, value in meta if value
     )
     warning = ("" if in_force else
                '<div class="warning">该文件已废止或被替代，以下内容仅供参考，请以现行有效的文件为准。</div>')
@@ -136,10 +111,10 @@ def citation_card(citation: Citation, related: bool = False) -> str:
     return (
         f'<article class="{classes}" data-n="{int(citation.n)}">'
         f'<header><span class="n">[{int(citation.n)}]</span>{label}'
-        f'<span class="title">《{_esc(doc.title)}》</span>{_status(doc)}</header>'
+        f'<span class="title">《{esc(doc.title)}》</span>{_status(doc)}</header>'
         f"{warning}"
         f'<div class="meta">{meta_html}</div>'
-        f'<div class="locator"><span class="label">位置：</span>{_esc(citation.locator)}</div>'
+        f'<div class="locator"><span class="label">位置：</span>{esc(citation.locator)}</div>'
         f'<div class="passage">{highlight(citation.text, citation.highlights)}</div>'
         "</article>"
     )
@@ -158,7 +133,7 @@ def searching_panel() -> str:
 
 
 def error_panel(message: str) -> str:
-    return _panel(f'<div class="notice error">{_esc(message)}</div>', "error")
+    return _panel(f'<div class="notice error">{esc(message)}</div>', "error")
 
 
 def citations_html(response: AskResponse, done: bool = True) -> str:
@@ -255,7 +230,7 @@ def _ask(assistant: Assistant, question: str, conversation_id: str | None) -> As
 
 def _message(role: str, text: str) -> dict[str, str]:
     """A chat message showing `text` as written: the chatbot renders HTML, so it is escaped."""
-    return {"role": role, "content": _esc(text)}
+    return {"role": role, "content": esc(text)}
 
 
 def make_respond(assistant: Assistant) -> Callable[..., Iterator[tuple[Any, ...]]]:
@@ -308,10 +283,10 @@ def handoffs_html(assistant: Assistant, conversation_id: str | None) -> str:
         if item.reply is None:
             body = "<div class='handoff-open'>已转交服务专员，答复后会显示在这里。</div>"
         else:
-            refs = "".join(f"<div class='handoff-ref'>[{c.n}] 《{_esc(c.document.title)}》 {_esc(c.locator)}</div>"
+            refs = "".join(f"<div class='handoff-ref'>[{c.n}] 《{esc(c.document.title)}》 {esc(c.locator)}</div>"
                            for c in item.reply.citations)
-            body = (f"<div class='handoff-reply'><b>服务专员答复：</b>{_esc(item.reply.answer)}</div>{refs}")
-        rows.append(f"<div class='handoff'><div><b>问题：</b>{_esc(item.question)}</div>{body}</div>")
+            body = (f"<div class='handoff-reply'><b>服务专员答复：</b>{esc(item.reply.answer)}</div>{refs}")
+        rows.append(f"<div class='handoff'><div><b>问题：</b>{esc(item.question)}</div>{body}</div>")
     return "<div id='handoff-list'>" + "".join(rows) + "</div>"
 
 
@@ -322,7 +297,7 @@ def make_feedback(assistant: Assistant) -> Callable[..., str]:
         try:
             assistant.review.feedback(int(answer_id), helpful, comment or None, conversation_id)
         except AssistantError as err:
-            return f"未能记录评价：{_esc(err)}"
+            return f"未能记录评价：{esc(err)}"
         return "感谢您的评价，已记录。" if helpful else "感谢反馈，服务专员会查看这条答复。"
 
     return feedback
@@ -335,7 +310,7 @@ def make_handoff(assistant: Assistant) -> Callable[..., tuple[str, str]]:
         try:
             assistant.review.handoff(contact, answer_id=int(answer_id), conversation_id=conversation_id)
         except AssistantError as err:
-            return f"未能转交：{_esc(err)}", gr.skip()
+            return f"未能转交：{esc(err)}", gr.skip()
         return "已转交服务专员，答复后会显示在下方。", handoffs_html(assistant, conversation_id)
 
     return handoff

@@ -9,7 +9,6 @@ answers are data from enterprises and documents: every one is escaped before it 
 
 from __future__ import annotations
 
-import html
 import logging
 from typing import Any
 
@@ -21,6 +20,7 @@ from assistant.review.auth import Principal, TokenChecker, UnauthorizedError
 from assistant.review.queue import QueueFilter
 from assistant.review.schemas import CitationPick, ItemDetail, QueueItem, SentenceView, VerdictRequest
 from assistant.service import Assistant
+from ui.markup import esc, highlight
 
 log = logging.getLogger(__name__)
 
@@ -52,24 +52,6 @@ CSS = """
 """
 
 
-def _esc(value: object) -> str:
-    return html.escape(str(value), quote=True)
-
-
-def highlight(text: str, spans: list[tuple[int, int]]) -> str:
-    """The passage escaped, each [start, end) span in <mark> (clamped, overlaps merged)."""
-    out, pos = [], 0
-    for start, end in sorted((max(0, int(s)), min(len(text), int(e))) for s, e in spans):
-        start = max(start, pos)
-        if end <= start:
-            continue
-        out.append(_esc(text[pos:start]))
-        out.append(f"<mark>{_esc(text[start:end])}</mark>")
-        pos = end
-    out.append(_esc(text[pos:]))
-    return "".join(out)
-
-
 def queue_label(item: QueueItem) -> str:
     question = item.question if len(item.question) <= 40 else item.question[:40] + "…"
     return f"#{item.id} 【{STATUS_LABELS[item.status]}】 {question}"
@@ -79,7 +61,7 @@ def _passage_cell(citation: Citation | None, spans: list[tuple[int, int]]) -> st
     if citation is None:
         return '<span class="flag">未引用段落</span>'
     doc = citation.document
-    return (f'<div><b>[{citation.n}] 《{_esc(doc.title)}》</b> {_esc(citation.locator)}</div>'
+    return (f'<div><b>[{citation.n}] 《{esc(doc.title)}》</b> {esc(citation.locator)}</div>'
             f'<div class="passage">{highlight(citation.text, spans)}</div>')
 
 
@@ -93,9 +75,9 @@ def sentences_table(sentences: list[SentenceView], citations: list[Citation]) ->
         if s.weak:
             flag = '<div class="flag">⚠ 依据不足</div>'
         if s.missing_figures:
-            flag += f'<div class="flag">原文无数字：{_esc("、".join(s.missing_figures))}</div>'
+            flag += f'<div class="flag">原文无数字：{esc("、".join(s.missing_figures))}</div>'
         marks = "".join(f"[{n}]" for n in s.cites)
-        rows.append(f'<tr class="{"weak" if s.weak else "ok"}"><td>{_esc(s.text)}{_esc(marks)}</td>'
+        rows.append(f'<tr class="{"weak" if s.weak else "ok"}"><td>{esc(s.text)}{esc(marks)}</td>'
                     f'<td>{"".join(cells)}</td><td class="support">{s.support:.2f}{flag}</td></tr>')
     if not rows:
         return "<p>（无引用句）</p>"
@@ -107,14 +89,14 @@ def item_html(detail: ItemDetail) -> str:
     item = detail.item
     urgent = " urgent" if item.needs_human else ""
     parts = [
-        f'<div class="review-item" data-id="{item.id}" data-status="{_esc(item.status)}">',
-        f'<div><span class="badge{urgent}">{_esc(STATUS_LABELS[item.status])}</span> <b>#{item.id}</b> '
-        f'<span class="meta">{_esc(item.created_at[:19])} · 对话 {_esc(detail.conversation_id[:12])} · '
-        f'索引版本 {_esc(detail.index_version or "-")}</span></div>',
-        f'<div class="question"><b>问题：</b>{_esc(item.question)}</div>',
+        f'<div class="review-item" data-id="{item.id}" data-status="{esc(item.status)}">',
+        f'<div><span class="badge{urgent}">{esc(STATUS_LABELS[item.status])}</span> <b>#{item.id}</b> '
+        f'<span class="meta">{esc(item.created_at[:19])} · 对话 {esc(detail.conversation_id[:12])} · '
+        f'索引版本 {esc(detail.index_version or "-")}</span></div>',
+        f'<div class="question"><b>问题：</b>{esc(item.question)}</div>',
     ]
     if detail.query != item.question:
-        parts.append(f'<div class="meta">检索查询：{_esc(detail.query)}</div>')
+        parts.append(f'<div class="meta">检索查询：{esc(detail.query)}</div>')
     facts = []
     if item.refused:
         facts.append("拒答")
@@ -123,33 +105,33 @@ def item_html(detail: ItemDetail) -> str:
     if item.evidence is not None:
         facts.append(f"检索依据 {item.evidence:.2f}")
     if facts:
-        parts.append(f'<div class="meta">{_esc(" · ".join(facts))}</div>')
+        parts.append(f'<div class="meta">{esc(" · ".join(facts))}</div>')
     if detail.origin != "handoff":
-        parts.append(f'<div class="answer"><b>答复：</b>{_esc(item.answer)}</div>')
+        parts.append(f'<div class="answer"><b>答复：</b>{esc(item.answer)}</div>')
         parts.append(sentences_table(detail.sentences, detail.citations))
     if detail.document_versions:
         versions = "；".join(f"《{d.title}》 {(d.sha256 or '?')[:12]}" for d in detail.document_versions)
-        parts.append(f'<div class="meta">引用文件版本：{_esc(versions)}</div>')
+        parts.append(f'<div class="meta">引用文件版本：{esc(versions)}</div>')
     if detail.feedback:
-        lines = "".join(f"<li>{_esc(f.created_at[:19])} {'有帮助' if f.helpful else '无帮助'}"
-                        f"{'：' + _esc(f.comment) if f.comment else ''}</li>" for f in detail.feedback)
+        lines = "".join(f"<li>{esc(f.created_at[:19])} {'有帮助' if f.helpful else '无帮助'}"
+                        f"{'：' + esc(f.comment) if f.comment else ''}</li>" for f in detail.feedback)
         parts.append(f"<section><h4>企业反馈</h4><ul>{lines}</ul></section>")
     for h in detail.handoffs:
-        replies = "".join(f"<li>{_esc(r.created_at[:19])} {_esc(r.reviewer)}：{_esc(r.answer)}</li>"
+        replies = "".join(f"<li>{esc(r.created_at[:19])} {esc(r.reviewer)}：{esc(r.answer)}</li>"
                           for r in h.replies) or "<li>尚未回复</li>"
-        parts.append(f'<section class="handoff"><h4>转人工 #{h.id}（{_esc(h.created_at[:19])}）</h4>'
-                     f"<div>联系方式：{_esc(h.contact)}</div><div>问题：{_esc(h.question)}</div>"
+        parts.append(f'<section class="handoff"><h4>转人工 #{h.id}（{esc(h.created_at[:19])}）</h4>'
+                     f"<div>联系方式：{esc(h.contact)}</div><div>问题：{esc(h.question)}</div>"
                      f"<ul>{replies}</ul></section>")
     if detail.verdicts:
         names = dict((v, k) for k, v in VERDICTS)
         lines = "".join(
-            f"<li>{_esc(v.created_at[:19])} {_esc(v.reviewer)}：{_esc(names[v.verdict])}"
-            f"{'，' + _esc(v.note) if v.note else ''}"
-            f"{'<br>更正：' + _esc(v.corrected_answer) if v.corrected_answer else ''}</li>" for v in detail.verdicts)
+            f"<li>{esc(v.created_at[:19])} {esc(v.reviewer)}：{esc(names[v.verdict])}"
+            f"{'，' + esc(v.note) if v.note else ''}"
+            f"{'<br>更正：' + esc(v.corrected_answer) if v.corrected_answer else ''}</li>" for v in detail.verdicts)
         parts.append(f'<section class="verdicts"><h4>审核记录</h4><ul>{lines}</ul></section>')
     for c in detail.curated:
         state = {"active": "生效中", "stale": "已失效（文件变更）", "retired": "已被新结论取代"}[c.status]
-        parts.append(f'<div class="meta">审核答复 #{c.id}：{_esc(state)} {_esc(c.reason)}</div>')
+        parts.append(f'<div class="meta">审核答复 #{c.id}：{esc(state)} {esc(c.reason)}</div>')
     parts.append("</div>")
     return "".join(parts)
 
@@ -158,16 +140,16 @@ def picked_html(picked: list[dict[str, Any]]) -> str:
     if not picked:
         return '<div class="review-item"><p class="meta">尚未选择引用段落：先检索，勾选结果后点“加入引用”。</p></div>'
     rows = "".join(
-        f'<li data-n="{i + 1}"><b>[{i + 1}]</b> 《{_esc(p["title"])}》 {_esc(p["locator"])}：'
-        f'{_esc(p["text"][:80])}{"…" if len(p["text"]) > 80 else ""}</li>' for i, p in enumerate(picked))
+        f'<li data-n="{i + 1}"><b>[{i + 1}]</b> 《{esc(p["title"])}》 {esc(p["locator"])}：'
+        f'{esc(p["text"][:80])}{"…" if len(p["text"]) > 80 else ""}</li>' for i, p in enumerate(picked))
     return f'<div class="review-item"><div>更正答复中用 [n] 引用：</div><ol class="picked">{rows}</ol></div>'
 
 
 def search_preview(hits: dict[str, dict[str, Any]]) -> str:
     if not hits:
         return ""
-    rows = "".join(f'<li><b>《{_esc(h["title"])}》 {_esc(h["locator"])}</b>'
-                   f'<div class="passage">{_esc(h["text"])}</div></li>' for h in hits.values())
+    rows = "".join(f'<li><b>《{esc(h["title"])}》 {esc(h["locator"])}</b>'
+                   f'<div class="passage">{esc(h["text"])}</div></li>' for h in hits.values())
     return f'<div class="review-item"><ol class="search-hits">{rows}</ol></div>'
 
 

