@@ -12,7 +12,7 @@ from langchain_core.documents import Document
 from assistant.chunk import ChunkingConfig, chunk_document, embed_text, sentences, text_hash
 from assistant.documents import DocumentMeta
 from assistant.load import load_file
-from tests.conftest import SEED
+from tests.lawdb import SEED
 
 TITLE = "测试促进条例（合成）"
 CONFIG = ChunkingConfig(max_chars=600, overlap_chars=80, merge_below_chars=120)

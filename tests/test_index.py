@@ -26,7 +26,7 @@ from assistant.indexing.snapshot import IndexSnapshot, LiveIndex, backend_for, l
 from assistant.indexing.versions import VersionStore
 from assistant.settings import Settings
 from assistant.store.keyword import tokenize
-from tests.conftest import ROOT, SEED, copy_seed
+from tests.lawdb import ROOT, SEED, copy_seed
 
 SEED_SOURCE = f"{SEED}.txt"
 SEED_FACT = "布局建设中关村硬创空间等25家行业概念验证平台"

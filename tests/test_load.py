@@ -17,7 +17,7 @@ import yaml
 from assistant.errors import LoadError
 from assistant.load import discover, file_hash, load_file
 from assistant.load.metadata import extract_metadata, parse_date
-from tests.conftest import SEED, copy_seed
+from tests.lawdb import SEED, copy_seed
 
 SYNTHETIC = "（测试用合成文本，并非真实政策）"
 

@@ -17,9 +17,17 @@ import pytest
 
 from assistant.chunk import chunk_document, embed_text
 from assistant.documents import DocumentMeta
+from assistant.indexing import centroids
 from assistant.indexing.snapshot import IndexSnapshot
 from assistant.indexing.supersede import mark_superseded
-from assistant.retrieve.hybrid import DENSE_WEIGHT, KEYWORD_WEIGHT, RRF_K, rrf, search_snapshot
+from assistant.retrieve.hybrid import (
+    DENSE_WEIGHT,
+    KEYWORD_WEIGHT,
+    RRF_K,
+    document_prior,
+    rrf,
+    search_snapshot,
+)
 from assistant.retrieve.query import clean_for_keywords, find_document, parse_query
 from assistant.service import Assistant
 from assistant.settings import Settings
@@ -124,7 +132,10 @@ def snapshot(embedder: HashingEmbedder) -> IndexSnapshot:
     keyword = KeywordIndex.build([tokenize(t) for t in texts])
     vectors = MemoryVectors([c.metadata["chunk_id"] for c in chunks], embedder.encode(texts))
     manifest = {"documents": {m.source: {"meta": m.to_dict()} for m in metas}}
-    return IndexSnapshot("v-test", manifest, chunks, keyword, vectors)  # type: ignore[arg-type]
+    found = centroids.compute(chunks, dict(zip(vectors.ids, vectors.matrix, strict=True)))
+    assert found is not None
+    return IndexSnapshot("v-test", manifest, chunks, keyword, vectors,  # type: ignore[arg-type]
+                         centroid_sources=found[0], centroids=found[1])
 
 
 def source_of(snapshot: IndexSnapshot, title: str, in_force: bool = True) -> str:
@@ -153,6 +164,31 @@ def test_rrf_rewards_agreement_and_weights() -> None:
     # The dense side weighs more than the keyword side: each list's first alone, dense wins.
     alone = rrf([[7], [8]], [DENSE_WEIGHT, KEYWORD_WEIGHT], k=RRF_K)
     assert alone[7] > alone[8]
+
+
+# --- document prior -----------------------------------------------------------------------------------
+
+
+def test_document_prior_favours_the_law_the_question_resembles(snapshot: IndexSnapshot,
+                                                               embedder: HashingEmbedder) -> None:
+    vector = np.asarray(embedder.embed_query("用人单位和劳动者没有订立书面劳动合同，要支付二倍工资吗"))
+    prior = document_prior(snapshot, vector)
+    assert max(prior, key=prior.get) == source_of(snapshot, LABOUR)
+    assert prior[source_of(snapshot, LABOUR)] == pytest.approx(1.0)
+    assert all(0 < v <= 1 for v in prior.values())
+    parsed = parse_query("没签书面劳动合同，用人单位要付二倍工资吗", snapshot)
+    hits = search_snapshot(snapshot, embedder.embed_query, parsed, k=1)
+    assert snapshot.chunks[hits[0].index].metadata["source"] == source_of(snapshot, LABOUR)
+
+
+def test_centroids_round_trip_and_need_every_vector(snapshot: IndexSnapshot, tmp_path: Path) -> None:
+    assert snapshot.centroids is not None
+    centroids.save(tmp_path, snapshot.centroid_sources, snapshot.centroids)
+    loaded = centroids.load(tmp_path)
+    assert loaded is not None and loaded[0] == snapshot.centroid_sources
+    assert np.allclose(loaded[1], snapshot.centroids)
+    assert np.allclose(np.linalg.norm(loaded[1], axis=1), 1.0)
+    assert centroids.compute(snapshot.chunks, {}) is None  # a missing vector: no centroids, not wrong ones
 
 
 # --- naming a document and an article ---------------------------------------------------------------
