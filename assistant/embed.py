@@ -10,6 +10,8 @@ from __future__ import annotations
 import importlib.util
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -20,6 +22,29 @@ from langchain_core.embeddings import Embeddings
 from assistant.errors import AssistantError
 
 BUNDLED = {"m3e-small": ("embedding", "m3e-small")}
+
+# A question (a few texts) is encoded on one thread: on a busy 2-core host, torch's OpenMP threads
+# spin against the other work (BM25, other requests, a re-index) and one query took p50 197 ms on
+# 2 threads against 46 ms on 1 (bench/retrieval.py). Batches for indexing keep every thread.
+SMALL_BATCH = 4
+
+
+@contextmanager
+def _threads(count: int | None) -> Iterator[None]:
+    if count is None:
+        yield
+        return
+    import torch
+
+    before = torch.get_num_threads()
+    if before == count:
+        yield
+        return
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 @runtime_checkable
@@ -82,7 +107,7 @@ class SentenceTransformerEmbeddings(Embeddings):
         """float32 matrix, one normalised row per text."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        with self._lock:
+        with self._lock, _threads(1 if len(texts) <= SMALL_BATCH else None):
             vectors = self._model.encode(
                 texts, batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=False
             )

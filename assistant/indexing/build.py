@@ -22,6 +22,7 @@ from assistant.chunk import ChunkingConfig, chunk_document, embed_text
 from assistant.documents import DocumentMeta
 from assistant.embed import Embedder
 from assistant.errors import IndexWriteError, LoadError, ModelMismatchError
+from assistant.indexing import centroids
 from assistant.indexing.supersede import mark_superseded
 from assistant.indexing.versions import VersionStore
 from assistant.load import discover, file_hash, load_file
@@ -311,6 +312,11 @@ class IndexBuilder:
             if stale_meta:
                 store.update_metadata(stale_meta)
             self._keyword(cache, all_chunks, folder)
+            # Document centroids for the retrieval prior (every chunk's vector is in the cache).
+            every = cache.get_vectors(model, (d.metadata["embed_hash"] for d in all_chunks))
+            found = centroids.compute(all_chunks, every, key="embed_hash")
+            if found is not None:
+                centroids.save(folder, *found)
         finally:
             cache.close()
         write_chunks(folder / "chunks.jsonl", all_chunks)

@@ -11,11 +11,13 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from langchain_core.documents import Document
 
 from assistant.documents import DocumentMeta
 from assistant.embed import Embedder, get_embedder
 from assistant.errors import IndexNotBuiltError
+from assistant.indexing import centroids
 from assistant.indexing.build import check_model, read_chunks
 from assistant.indexing.versions import VersionStore
 from assistant.numerals import canonical_article
@@ -41,6 +43,9 @@ class IndexSnapshot:
     position: dict[str, int] = field(default_factory=dict)
     documents: dict[str, DocumentMeta] = field(default_factory=dict)
     articles: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+    # Document centroids (assistant/indexing/centroids.py): row i is the document centroid_sources[i].
+    centroid_sources: list[str] = field(default_factory=list)
+    centroids: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.position = {d.metadata["chunk_id"]: i for i, d in enumerate(self.chunks)}
@@ -70,7 +75,10 @@ def load_snapshot(settings: Settings, backend: VectorBackend, version: str | Non
     folder = versions.path(version)
     chunks = read_chunks(folder / "chunks.jsonl")
     keyword = KeywordIndex.load(folder / "bm25", len(chunks))
-    return IndexSnapshot(version, manifest, chunks, keyword, backend.open(version))
+    vectors = backend.open(version)
+    found = centroids.load(folder) or centroids.from_store(chunks, vectors)
+    sources, matrix = found if found is not None else ([], None)
+    return IndexSnapshot(version, manifest, chunks, keyword, vectors, centroid_sources=sources, centroids=matrix)
 
 
 class LiveIndex:

