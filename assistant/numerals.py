@@ -9,7 +9,7 @@ import cn2an
 
 CN_DIGITS = "零〇一二三四五六七八九十百千万两"
 _NUM = rf"[{CN_DIGITS}\d]+"
-ARTICLE_REF = re.compile(rf"第\s*({_NUM})\s*条")
+ARTICLE_REF = re.compile(rf"第\s*({_NUM})\s*条(之[一二三四五六七八九十]+)?")  # 第十七条之一 is its own article
 _UNIT_REF = re.compile(rf"第\s*({_NUM})\s*(编|章|节|条|款|项)")
 
 
@@ -34,12 +34,12 @@ def to_cn(number: int) -> str:
 
 
 def canonical_article(label: str) -> str | None:
-    """'第10条' / '第 十 条' → '第十条'."""
+    """'第10条' / '第 十 条' → '第十条'; '第17条之一' → '第十七条之一'."""
     match = ARTICLE_REF.search(label)
     if not match:
         return None
     number = to_int(match.group(1))
-    return f"第{to_cn(number)}条" if number else None
+    return f"第{to_cn(number)}条{match.group(2) or ''}" if number else None
 
 
 def normalize_units(text: str) -> str:

@@ -249,3 +249,17 @@ def test_existing_article_is_quoted(assistant: Assistant) -> None:
     assert not response.refused
     assert "累犯和犯罪集团的首要分子" in response.answer
     assert "第七十四条" in response.citations[0].locator
+
+
+def test_articles_with_zhi_suffix_are_their_own_articles() -> None:
+    """第十七条之一 (an article inserted by an amendment) is not 第十七条."""
+    from assistant.chunk import chunk_document
+    from assistant.documents import DocumentMeta
+    from assistant.numerals import canonical_article
+
+    assert canonical_article("刑法第17条之一是怎么规定的") == "第十七条之一"
+    text = ("（测试用合成文本）\n第十七条 第一款内容，用于测试。\n"
+            "第十七条之一 插入条文的内容，用于测试。\n第十八条 后续条文内容，用于测试。")
+    chunks = chunk_document(DocumentMeta(title="测试法", source="t.txt"), text)
+    articles = {a for c in chunks for a in c.metadata["articles"].split("、")}
+    assert {"第十七条", "第十七条之一", "第十八条"} <= articles
