@@ -29,7 +29,7 @@ def test_queries_during_a_reindex_see_one_whole_version(tmp_path: Path, embedder
     copy_seed(corpus)
     write_law(corpus, "中华人民共和国促进科技成果转化法", "转化法")
     write_law(corpus, "中华人民共和国科学技术普及法", "科普法")
-    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index")
+    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", data_dir=tmp_path / "data")
     old = run_index(settings)
     assistant = Assistant(settings, LiveIndex(settings, embedder=embedder))  # type: ignore[arg-type]
     versions = VersionStore(settings.index_dir)
@@ -93,7 +93,7 @@ def test_disk_full_and_read_only_leave_the_live_version(tmp_path: Path, small_di
                                                         embedder: object) -> None:
     corpus = tmp_path / "corpus"
     copy_seed(corpus)
-    settings = Settings(corpus_dir=corpus, index_dir=small_disk / "index")
+    settings = Settings(corpus_dir=corpus, index_dir=small_disk / "index", data_dir=tmp_path / "data")
     first = run_index(settings)
     assert first.usable
     # Fill the disk, then ask for a bigger version.
@@ -113,7 +113,7 @@ def test_disk_full_and_read_only_leave_the_live_version(tmp_path: Path, small_di
     try:
         subprocess.run(["mount", "-o", "remount,bind,ro", str(read_only)], check=True)
         with pytest.raises(IndexWriteError, match="cannot write"):
-            run_index(Settings(corpus_dir=corpus, index_dir=read_only))
+            run_index(Settings(corpus_dir=corpus, index_dir=read_only, data_dir=tmp_path / "data"))
     finally:
         subprocess.run(["umount", "-l", str(read_only)], check=False)
     assert versions.current_version() == first.version
@@ -122,7 +122,8 @@ def test_disk_full_and_read_only_leave_the_live_version(tmp_path: Path, small_di
 def test_backpressure_answers_503_with_retry_after(tmp_path: Path, embedder: object) -> None:
     corpus = tmp_path / "corpus"
     copy_seed(corpus)
-    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", max_concurrent_requests=2)
+    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", data_dir=tmp_path / "data",
+                        max_concurrent_requests=2)
     run_index(settings)
     assistant = Assistant(settings, LiveIndex(settings, embedder=embedder))  # type: ignore[arg-type]
     port = free_port()

@@ -12,6 +12,7 @@ from pathlib import Path
 from assistant.indexing.service import run_index
 from assistant.indexing.snapshot import LiveIndex
 from assistant.indexing.versions import VersionStore
+from assistant.review.log import ReviewLog
 from assistant.service import Assistant
 from assistant.settings import Settings
 from tests.lawdb import copy_seed, write_law
@@ -47,7 +48,7 @@ def kill_when(marker: str, corpus: Path, index: Path, versions: VersionStore, ti
 def test_kill_at_several_points_then_recover(tmp_path: Path, embedder: object) -> None:
     corpus = copy_seed(tmp_path / "corpus")
     write_law(corpus, REMOVED)
-    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index")
+    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", data_dir=tmp_path / "data")
     first = run_index(settings)
     versions = VersionStore(settings.index_dir)
     # The next version removes one law and adds a bigger one.
@@ -55,6 +56,7 @@ def test_kill_at_several_points_then_recover(tmp_path: Path, embedder: object) -
     (corpus / f"{REMOVED}.meta.yaml").unlink()
     write_law(corpus, ADDED)
 
+    logged: dict[int, str] = {}  # review-log rows committed while re-indexes are being killed
     killed = 0
     for marker in ("chroma", "bm25", "manifest.json"):
         if not kill_when(marker, corpus, settings.index_dir, versions):
@@ -66,6 +68,11 @@ def test_kill_at_several_points_then_recover(tmp_path: Path, embedder: object) -
         assert "25" in answer.answer and answer.index_version == first.version
         lookup = live.ask("促进科技成果转化法第十条是怎么规定的？")
         assert lookup.citations and lookup.citations[0].document.title == REMOVED  # the old version, whole
+        for response, question in ((answer, "天津布局建设了多少家概念验证平台？"),
+                                   (lookup, "促进科技成果转化法第十条是怎么规定的？")):
+            assert response.answer_id
+            logged[response.answer_id] = question
+        live.review.close()
     assert killed >= 2, "the kill points were not reached"
 
     # The next run completes (or finds that the last, uncaught run already did) and cleans up.
@@ -75,5 +82,7 @@ def test_kill_at_several_points_then_recover(tmp_path: Path, embedder: object) -
     after = Assistant(settings, LiveIndex(settings, embedder=embedder))  # type: ignore[arg-type]
     for question in ("促进科技成果转化法第十条是怎么规定的？", "科技成果转化 财政资金 科技项目"):
         assert all(c.document.title != REMOVED for c in after.ask(question).citations)
+    rows = {r["id"]: r["question"] for r in ReviewLog(settings.review_db_path).rows("SELECT id, question FROM answers")}
+    assert all(rows.get(i) == q for i, q in logged.items())  # the review log lost no committed row
     company = after.ask("公司法第一条是怎么规定的？")
     assert company.citations[0].document.title == ADDED
