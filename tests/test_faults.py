@@ -11,7 +11,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
 from assistant.api.app import create_app
 from assistant.errors import IndexWriteError
@@ -20,8 +19,8 @@ from assistant.indexing.snapshot import LiveIndex
 from assistant.indexing.versions import VersionStore
 from assistant.service import Assistant
 from assistant.settings import Settings
-from tests.chroma_server import free_port
 from tests.lawdb import copy_seed, write_law
+from tests.serving import serve_in_thread
 
 
 def test_queries_during_a_reindex_see_one_whole_version(tmp_path: Path, embedder: object) -> None:
@@ -126,33 +125,24 @@ def test_backpressure_answers_503_with_retry_after(tmp_path: Path, embedder: obj
                         max_concurrent_requests=2)
     run_index(settings)
     assistant = Assistant(settings, LiveIndex(settings, embedder=embedder))  # type: ignore[arg-type]
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, assistant, ui=False), host="127.0.0.1",
-                                           port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
     statuses: list[int] = []
     retry_after: list[str | None] = []
 
     def hit() -> None:
         with httpx.Client(timeout=60) as http:
             for _ in range(6):
-                r = http.post(f"http://127.0.0.1:{port}/api/ask", json={"question": "中试平台建设有哪些安排？"})
+                r = http.post(f"{base}/api/ask", json={"question": "中试平台建设有哪些安排？"})
                 statuses.append(r.status_code)
                 if r.status_code == 503:
                     retry_after.append(r.headers.get("retry-after"))
 
-    try:
+    with serve_in_thread(create_app(settings, assistant, ui=False)) as url:
+        base = url.rstrip("/")
         workers = [threading.Thread(target=hit) for _ in range(12)]
         for w in workers:
             w.start()
         for w in workers:
             w.join()
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
     assert set(statuses) <= {200, 503}
     assert 200 in statuses and 503 in statuses
     assert retry_after and all(v and v.isdigit() for v in retry_after)

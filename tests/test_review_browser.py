@@ -6,10 +6,7 @@ two questions are asked beforehand so the queue holds a refusal and an answer.
 
 from __future__ import annotations
 
-import socket
 import sqlite3
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +16,7 @@ import pytest
 from assistant.review.auth import hash_token
 from assistant.service import Assistant
 from assistant.settings import Settings
+from tests.serving import serve_in_thread
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -31,8 +29,6 @@ REFUSED = "出国旅游怎么办理护照和签证？"
 
 @pytest.fixture(scope="module")
 def served(seed_index: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Assistant]]:
-    import uvicorn
-
     from assistant.api.app import create_app
 
     settings = seed_index.model_copy(update={"data_dir": tmp_path_factory.mktemp("review-ui") / "data",
@@ -40,20 +36,8 @@ def served(seed_index: Settings, tmp_path_factory: pytest.TempPathFactory) -> It
     assistant = Assistant(settings)
     assistant.ask(ANSWERED)
     assistant.ask(REFUSED)
-    app = create_app(settings, assistant=assistant)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, name="review-ui-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the app did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/", assistant
-    server.should_exit = True
-    thread.join(timeout=15)
+    with serve_in_thread(create_app(settings, assistant=assistant)) as url:
+        yield url, assistant
     assistant.review.close()
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from assistant.indexing.service import run_index
 from assistant.settings import Settings
 from tests.chroma_server import chroma_server, free_port
 from tests.lawdb import copy_seed, write_law
+from tests.serving import wait_healthy
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -40,16 +40,8 @@ def deployment(tmp_path_factory: pytest.TempPathFactory, embedder: object) -> It
                 env=env, cwd=ROOT))
             urls.append(f"http://127.0.0.1:{worker_port}")
         try:
-            for url in urls:
-                deadline = time.time() + 120
-                while True:
-                    try:
-                        if httpx.get(f"{url}/api/health", timeout=2).status_code == 200:
-                            break
-                    except httpx.HTTPError:
-                        pass
-                    assert time.time() < deadline, "worker did not start"
-                    time.sleep(0.5)
+            for url, worker in zip(urls, workers, strict=True):
+                wait_healthy(url, lambda w=worker: w.poll() is None)
             yield settings, urls
         finally:
             for worker in workers:

@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +18,7 @@ import pytest
 from assistant.api.schemas import AskResponse, Citation, DocumentInfo
 from assistant.service import Assistant
 from assistant.settings import Settings
+from tests.serving import serve_in_thread
 from ui.app import SEARCHING, citations_html, highlight
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -120,25 +118,11 @@ def ui_settings(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
 @pytest.fixture(scope="module")
 def served(ui_settings: Settings) -> Iterator[tuple[str, RecordingAssistant]]:
     """The whole app (API + page) under uvicorn in a background thread on a free loopback port."""
-    import uvicorn
-
     from assistant.api.app import create_app
 
     assistant = RecordingAssistant(ui_settings)
-    app = create_app(ui_settings, assistant=assistant)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, name="ui-test-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the app did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/", assistant
-    server.should_exit = True
-    thread.join(timeout=15)
+    with serve_in_thread(create_app(ui_settings, assistant=assistant)) as url:
+        yield url, assistant
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,46 @@
+"""Serve an ASGI app on a free loopback port for the length of a test (uvicorn in a thread)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+
+from tests.chroma_server import free_port
+
+
+@contextmanager
+def serve_in_thread(app: Any, timeout: float = 60) -> Iterator[str]:
+    """Yield the base URL (with a trailing slash) while the app serves; stop it afterwards."""
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, name=f"test-server-{port}", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + timeout
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the app did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+
+
+def wait_healthy(base: str, alive: Any, timeout: float = 120) -> None:
+    """Poll GET /api/health until it answers 200; `alive()` false or the timeout fails the test."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(f"{base.rstrip('/')}/api/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        assert alive() and time.monotonic() < deadline, f"{base} did not become healthy"
+        time.sleep(0.5)
