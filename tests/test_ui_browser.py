@@ -24,9 +24,6 @@ from ui.app import SEARCHING, citations_html, highlight
 ROOT = Path(__file__).resolve().parents[1]
 SEED = "tianjin-pilot-platform-reply-2024-04-25"
 SEED_TITLE = "关于以中试平台建设助推新型工业化建设提质增效的提案的答复"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 QUESTION = "天津布局建设了多少家概念验证平台？"
 FOLLOW_UP = "那下一步有什么安排？"
 OFF_TOPIC = "上海的房价是多少？<b>x</b>"
@@ -125,16 +122,6 @@ def served(ui_settings: Settings) -> Iterator[tuple[str, RecordingAssistant]]:
         yield url, assistant
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium): the browser test needs it")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 # Records every distinct text of the latest bot message, to see the answer arrive part by part.
