@@ -26,8 +26,9 @@ def test_plain_names_pass() -> None:
 
 
 def test_text_upload_is_written_atomically(tmp_path: Path) -> None:
-    target = accept_upload(tmp_path, "测试.txt", SYNTHETIC, 1 << 20, 30)
+    target, title = accept_upload(tmp_path, "测试.txt", SYNTHETIC, 1 << 20, 30)
     assert target == tmp_path / "测试.txt" and target.read_bytes() == SYNTHETIC
+    assert title  # the parse in the child process found the document
     assert [p.name for p in tmp_path.iterdir()] == ["测试.txt"]
 
 

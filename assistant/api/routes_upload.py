@@ -30,9 +30,6 @@ async def upload(file: Annotated[UploadFile, File(description="A .txt .md .html 
     data = await file.read(settings.max_upload_bytes + 1)
     if len(data) > settings.max_upload_bytes:
         raise UploadRejected(f"the file is larger than {settings.max_upload_bytes >> 20} MB")
-    target = await run_in_threadpool(accept_upload, settings.corpus_dir, file.filename or "", data,
-                                     settings.max_upload_bytes, settings.upload_parse_seconds)
-    from assistant.load import load_file
-
-    title = (await run_in_threadpool(load_file, target, settings.corpus_dir)).meta.title
+    target, title = await run_in_threadpool(accept_upload, settings.corpus_dir, file.filename or "", data,
+                                            settings.max_upload_bytes, settings.upload_parse_seconds)
     return UploadAccepted(source=target.name, bytes=len(data), title=title)

@@ -120,15 +120,17 @@ def parse_with_timeout(name: str, data: bytes, seconds: float) -> str:
         return str(detail)
 
 
-def accept_upload(corpus_dir: Path, name: str, data: bytes, max_bytes: int, parse_seconds: float) -> Path:
-    """Validate and write atomically into the corpus folder; return the written path."""
+def accept_upload(corpus_dir: Path, name: str, data: bytes, max_bytes: int, parse_seconds: float
+                  ) -> tuple[Path, str]:
+    """Validate and write atomically into the corpus folder; return the written path and the title
+    the (time-limited) parse found, so the server never parses the file itself."""
     name = safe_name(name)
     if len(data) > max_bytes:
         raise UploadRejected(f"the file is larger than {max_bytes >> 20} MB")
     if not data:
         raise UploadRejected("the file is empty")
     sniff(name, data)
-    parse_with_timeout(name, data, parse_seconds)
+    title = parse_with_timeout(name, data, parse_seconds)
     corpus_dir.mkdir(parents=True, exist_ok=True)
     target = corpus_dir / name
     if target.resolve().parent != corpus_dir.resolve():
@@ -136,4 +138,4 @@ def accept_upload(corpus_dir: Path, name: str, data: bytes, max_bytes: int, pars
     tmp = corpus_dir / f".upload-{os.getpid()}-{name}"
     tmp.write_bytes(data)
     os.replace(tmp, target)
-    return target
+    return target, title
