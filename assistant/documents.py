@@ -23,6 +23,7 @@ class DocumentMeta:
 
     @property
     def in_force(self) -> bool:
+        """The one rule: not superseded by a newer document and not stated repealed or expired."""
         return self.superseded_by is None and not (self.status and self.status in REPEALED)
 
     def to_dict(self) -> dict[str, Any]:
@@ -32,6 +33,7 @@ class DocumentMeta:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DocumentMeta:
-        known = {k: data.get(k) for k in ("title", "source", "doc_number", "issuer", "date", "status",
-                                          "superseded_by")}
+        # Chunk metadata stores "" for an absent field (Chroma takes no None): absent is None here.
+        known = {k: data.get(k) or None for k in ("doc_number", "issuer", "date", "status", "superseded_by")}
+        known.update(title=data.get("title") or "", source=data.get("source") or "")
         return cls(**known, extra=dict(data.get("extra") or {}))  # type: ignore[arg-type]

@@ -8,7 +8,8 @@ from functools import lru_cache
 import cn2an
 
 CN_DIGITS = "零〇一二三四五六七八九十百千万两"
-_NUM = rf"[{CN_DIGITS}\d]+"
+NUMBER = rf"[{CN_DIGITS}\d]+"  # a number in 第N条, 第N章 …: the one pattern; import it
+_NUM = NUMBER
 ARTICLE_REF = re.compile(rf"第\s*({_NUM})\s*条(之[一二三四五六七八九十]+)?")  # 第十七条之一 is its own article
 _UNIT_REF = re.compile(rf"第\s*({_NUM})\s*(编|章|节|条|款|项)")
 

@@ -1,23 +1,30 @@
-"""The assistant as a library: search and ask over the live index. CLI, API and UI call this."""
+"""The assistant as a library: search and ask over the live index. CLI, API and UI call this.
+
+The path of one question: check it → resolve it against the conversation → a curated answer if a
+liaison wrote one → retrieve → decide whether the passages can answer it → the answerer composes →
+log. `answer_stream` yields that as it happens (what was found, the answer's parts, the final
+answer); `ask` and `answer` return the final answer alone.
+"""
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Iterator
+from dataclasses import dataclass
 
-from langchain_core.documents import Document
-
-from assistant.answer.conversation import Conversation, ConversationStore, Turn, resolve, subject_of
+from assistant.answer import get_answerer
+from assistant.answer.base import Answerer, AnswerRequest, ComposedAnswer, Delta
+from assistant.answer.conversation import Conversation, ConversationStore, resolve
 from assistant.answer.evidence import coverage, term_weights
-from assistant.answer.extractive import compose, quote_article
-from assistant.api.schemas import AskResponse, Citation, DocumentInfo
 from assistant.errors import BadQuestionError
-from assistant.indexing.snapshot import IndexSnapshot, LiveIndex
-from assistant.retrieve.hybrid import hit_document, search_snapshot
-from assistant.retrieve.query import ParsedQuery, clean_for_keywords, parse_query
+from assistant.indexing.snapshot import LiveIndex
+from assistant.retrieve.query import clean_for_keywords
+from assistant.retrieve.retriever import Retrieval, Retriever
 from assistant.review.service import ReviewService
 from assistant.settings import Settings
 from assistant.store.keyword import tokenize
+from assistant.text import cited_parts
+from assistant.types import Answer, Citation, chunk_meta, citation
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -28,116 +35,122 @@ REFUSAL = (
 NO_ARTICLE = "已索引的《{title}》中没有{article}。"
 
 
-def document_info(meta: dict[str, Any]) -> DocumentInfo:
-    status = meta.get("status") or None
-    if meta.get("superseded_by"):
-        status = status or "被替代"
-    return DocumentInfo(
-        title=meta["title"], doc_number=meta.get("doc_number") or None, issuer=meta.get("issuer") or None,
-        date=meta.get("date") or None, status=status, in_force=bool(meta.get("in_force", True)),
-        source=meta["source"],
-    )
+@dataclass
+class Retrieved:
+    """First event of a streamed answer: the query used and the passages found."""
+
+    query: str
+    passages: list[Citation]
 
 
-def citation(n: int, doc: Document, highlights: list[tuple[int, int]] | None = None) -> Citation:
-    return Citation(n=n, document=document_info(doc.metadata), locator=doc.metadata["locator"],
-                    text=doc.page_content, highlights=highlights or [],
-                    score=round(float(doc.metadata.get("score", 0.0)), 4))
+AnswerEvent = Retrieved | Delta | Answer
+
+
+def evidence(query: str, retrieval: Retrieval) -> float:
+    """How much of the question the best of the top passages (with title and heading path) holds."""
+    if any(d.metadata.get("exact") for d in retrieval.docs):
+        return 1.0  # an article asked for by number
+    keywords = clean_for_keywords(query) or query
+    tokens = tokenize(keywords)
+    weights = term_weights(tokens)
+    best = 0.0
+    for doc in retrieval.docs[:5]:
+        meta = chunk_meta(doc)
+        best = max(best, coverage(tokens, f"{meta['title']} {meta['locator']} {doc.page_content}", weights))
+    return best
 
 
 class Assistant:
-    def __init__(self, settings: Settings, index: LiveIndex | None = None) -> None:
+    def __init__(self, settings: Settings, index: LiveIndex | None = None,
+                 answerer: Answerer | None = None) -> None:
         self.settings = settings
         self.index = index or LiveIndex(settings)
+        self.retriever = Retriever(self.index, settings.candidates)
+        self.answerer = answerer or get_answerer(settings.answerer)
         self.conversations = ConversationStore()
-        self.review = ReviewService(settings, self.index, citation)  # the log, curated answers, hand-offs
+        self.review = ReviewService(settings, self.index, self.retriever)  # log, curated answers, hand-offs
 
     # --- validation ------------------------------------------------------------------------------
     def check_question(self, question: str) -> str:
         if not isinstance(question, str):
-            raise BadQuestionError("the question must be text")
+            raise BadQuestionError("the question must be text", zh="问题必须是文字。")
         cleaned = _CONTROL.sub("", question).strip()
         if not cleaned:
-            raise BadQuestionError("the question is empty: please type a question")
-        if len(cleaned) > self.settings.max_question_chars:
-            raise BadQuestionError(
-                f"the question is {len(cleaned)} characters long; the limit is {self.settings.max_question_chars}"
-            )
+            raise BadQuestionError("the question is empty: please type a question", zh="请输入问题。")
+        limit = self.settings.max_question_chars
+        if len(cleaned) > limit:
+            raise BadQuestionError(f"the question is {len(cleaned)} characters long; the limit is {limit}",
+                                   zh=f"问题过长（{len(cleaned)} 字），请精简到 {limit} 字以内。")
         return cleaned
 
     # --- retrieval -------------------------------------------------------------------------------
-    def retrieve(self, query: str, k: int, context_source: str | None = None
-                 ) -> tuple[IndexSnapshot, ParsedQuery, list[Document]]:
-        snapshot = self.index.snapshot()
-        parsed = parse_query(query, snapshot, context_source)
-        hits = search_snapshot(snapshot, self.index.embedder.embed_query, parsed, k, self.settings.candidates)
-        return snapshot, parsed, [hit_document(snapshot, h) for h in hits]
-
     def search(self, query: str, k: int | None = None) -> list[Citation]:
         return self.search_with_version(query, k)[1]
 
     def search_with_version(self, query: str, k: int | None = None) -> tuple[str, list[Citation]]:
         """Passages and the index version they all come from (one snapshot for the whole call)."""
-        query = self.check_question(query)
-        snapshot, _, docs = self.retrieve(query, k or self.settings.top_k)
-        return snapshot.version, [citation(i + 1, d) for i, d in enumerate(docs)]
-
-    def _weights(self, tokens: list[str]) -> dict[str, float]:
-        return term_weights(tokens)
-
-    def evidence(self, snapshot: IndexSnapshot, query: str, docs: list[Document]) -> float:
-        tokens = tokenize(query)
-        weights = self._weights(tokens)
-        best = 0.0
-        for doc in docs[:5]:
-            text = f"{doc.metadata['title']} {doc.metadata['locator']} {doc.page_content}"
-            best = max(best, coverage(tokens, text, weights))
-        return best
+        found = self.retriever.retrieve(self.check_question(query), k or self.settings.top_k)
+        return found.snapshot.version, [citation(i + 1, d) for i, d in enumerate(found.docs)]
 
     # --- answers ---------------------------------------------------------------------------------
-    def ask(self, question: str, conversation_id: str | None = None, top_k: int | None = None) -> AskResponse:
+    def ask(self, question: str, conversation_id: str | None = None, top_k: int | None = None) -> Answer:
         question = self.check_question(question)
-        conversation = self.conversations.get(conversation_id)
-        return self.answer(question, conversation, top_k)
+        return self.answer(question, self.conversations.get(conversation_id), top_k)
 
-    def answer(self, question: str, conversation: Conversation, top_k: int | None = None) -> AskResponse:
+    def answer(self, question: str, conversation: Conversation, top_k: int | None = None) -> Answer:
+        final = None
+        for event in self.answer_stream(question, conversation, top_k):
+            final = event
+        assert isinstance(final, Answer)
+        return final
+
+    def answer_stream(self, question: str, conversation: Conversation, top_k: int | None = None
+                      ) -> Iterator[AnswerEvent]:
+        """Answer one (checked) question of a conversation, yielding events as they happen."""
         query = resolve(question, conversation)
-        # Conversations of the store are logged; ad-hoc ones (example checks, probes) are not.
-        logged = conversation in self.conversations
+        logged = conversation in self.conversations  # ad-hoc conversations (probes, examples) are not
         curated = self.review.curated_answer(question, query, conversation.id, logged=logged)
         if curated is not None:
-            conversation.turns.append(Turn(question, query, [c.document.source for c in curated.citations],
-                                           subject_of(question, conversation)))
-            return curated
-        k = top_k or self.settings.top_k
-        snapshot, parsed, docs = self.retrieve(query, k, conversation.last_source)
+            conversation.remember(question, query, [c.document.source for c in curated.citations])
+            yield Retrieved(query, curated.citations)
+            yield from (Delta(part) for part in cited_parts(curated.answer))
+            yield curated
+            return
+
+        found = self.retriever.retrieve(query, top_k or self.settings.top_k, conversation.last_source)
+        snapshot, parsed = found.snapshot, found.parsed
+        yield Retrieved(query, [citation(i + 1, d) for i, d in enumerate(found.docs)])
+
+        def reply(text: str, citations: list[Citation], refused: bool, sources: list[str],
+                  score: float | None) -> Answer:
+            conversation.remember(question, query, sources)
+            response = Answer(answer=text, citations=citations, refused=refused, conversation_id=conversation.id,
+                              query=query, index_version=snapshot.version)
+            return self.review.record(response, question, score, logged=logged)
+
         if parsed.article and parsed.source and parsed.article_exists is False:
             title = snapshot.documents[parsed.source].title
-            conversation.turns.append(Turn(question, query, [parsed.source], subject_of(question, conversation)))
-            return self.review.record(
-                AskResponse(answer=NO_ARTICLE.format(title=title, article=parsed.article), citations=[],
-                            refused=True, conversation_id=conversation.id, query=query,
-                            index_version=snapshot.version), question, None, logged=logged)
-        exact = [d for d in docs if d.metadata.get("exact")]
-        evidence = 1.0 if exact else self.evidence(snapshot, parsed.keyword_text or query, docs)
-        weights = self._weights(tokenize(parsed.keyword_text or query))
-        focus = clean_for_keywords(question) if query != question else None
-        if exact and parsed.article:
-            composed = quote_article(exact[0], parsed.article)
-        else:
-            composed = compose(parsed.keyword_text or query, docs, weights, focus=focus)
-        if evidence < self.settings.min_evidence or not composed.cited:
-            conversation.turns.append(Turn(question, query, [], subject_of(question, conversation)))
-            return self.review.record(AskResponse(
-                answer=REFUSAL, citations=[citation(i + 1, d) for i, d in enumerate(docs[:3])], refused=True,
-                conversation_id=conversation.id, query=query, index_version=snapshot.version,
-            ), question, evidence, logged=logged)
-        pool = exact or docs
-        citations = [citation(n + 1, pool[p], composed.highlights.get(p)) for n, p in enumerate(composed.cited)]
-        conversation.turns.append(Turn(question, query, [pool[p].metadata["source"] for p in composed.cited],
-                                       subject_of(question, conversation)))
-        return self.review.record(AskResponse(answer=composed.text, citations=citations, refused=False,
-                                              conversation_id=conversation.id, query=query,
-                                              index_version=snapshot.version), question, evidence, logged=logged)
+            text = NO_ARTICLE.format(title=title, article=parsed.article)
+            yield Delta(text)
+            yield reply(text, [], True, [parsed.source], None)
+            return
 
+        score = evidence(query, found)
+        exact = [d for d in found.docs if d.metadata.get("exact")]
+        pool = exact or found.docs
+        composed: ComposedAnswer | None = None
+        if score >= self.settings.min_evidence:
+            request = AnswerRequest(question, query, pool, parsed.article if exact else None)
+            for event in self.answerer.stream(request):
+                if isinstance(event, ComposedAnswer):
+                    composed = event
+                elif event.text:
+                    yield event
+        if composed is None or not composed.cited:
+            yield Delta(REFUSAL)
+            related = [citation(i + 1, d) for i, d in enumerate(found.docs[:3])]
+            yield reply(REFUSAL, related, True, [], score)
+            return
+        citations = [citation(n + 1, pool[p], composed.highlights.get(p)) for n, p in enumerate(composed.cited)]
+        yield reply(composed.text, citations, False, [pool[p].metadata["source"] for p in composed.cited], score)
 

@@ -29,6 +29,9 @@ class Settings(BaseSettings):
 
     # Retrieval and answers.
     top_k: int = 5
+    # Which answerer composes answers (assistant/answer/__init__.py ANSWERERS): "extractive" is the
+    # embedded default, offline and verbatim.
+    answerer: str = "extractive"
     candidates: int = 50
     max_question_chars: int = 1000
     # Minimum evidence to answer; below it the assistant refuses. Calibrated with

@@ -56,6 +56,7 @@ def seed_index(folder: Path) -> Path:
 def evidences(index_dir: Path, rows: list[dict[str, Any]], data_dir: Path) -> list[tuple[float, int | None]]:
     """(evidence, rank of the gold article within the top k or None) per question."""
     from assistant.service import Assistant
+    from assistant.service import evidence as service_evidence
     from assistant.settings import Settings
 
     settings = Settings(index_dir=index_dir, corpus_dir=data_dir / "corpus", data_dir=data_dir, review_log=False)
@@ -63,9 +64,9 @@ def evidences(index_dir: Path, rows: list[dict[str, Any]], data_dir: Path) -> li
     out = []
     for row in rows:
         question = assistant.check_question(row["question"])
-        snapshot, parsed, docs = assistant.retrieve(question, settings.top_k)
-        exact = [d for d in docs if d.metadata.get("exact")]
-        evidence = 1.0 if exact else assistant.evidence(snapshot, parsed.keyword_text or question, docs)
+        found = assistant.retriever.retrieve(question, settings.top_k)
+        docs = found.docs
+        evidence = service_evidence(question, found)  # exactly the gate Assistant.answer applies
         rank = first_hit(((d.metadata["title"], passage_articles(d.metadata)) for d in docs), gold_pairs(row),
                          k=settings.top_k)
         out.append((evidence, rank))

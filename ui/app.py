@@ -9,22 +9,16 @@ from __future__ import annotations
 import importlib
 import logging
 import re
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import gradio as gr
 
-from assistant.api.schemas import AskResponse, Citation, DocumentInfo
-from assistant.documents import REPEALED
-from assistant.errors import (
-    AssistantError,
-    BadQuestionError,
-    IndexNotBuiltError,
-    ModelMismatchError,
-    UnknownConversationError,
-)
+from assistant.answer.base import Delta
+from assistant.answer.conversation import Conversation
+from assistant.errors import AssistantError, UnknownConversationError
 from assistant.service import Assistant
+from assistant.types import Answer, Citation, DocumentInfo
 from ui.markup import esc, highlight
 
 log = logging.getLogger(__name__)
@@ -39,11 +33,8 @@ PLACEHOLDER = "请输入您想咨询的政策问题，按回车或点击“发�
 SEARCHING = "正在查找相关政策条文…"
 LIAISON_HINT = "如需人工解答，可将问题转交服务专员（政策联络人）处理。"
 EXPIRED = "之前的对话已过期，已为您开始新的对话。"
-NOT_IN_FORCE = (*REPEALED, "被替代")
-STREAM_DELAY = 0.04  # seconds between streamed parts of an answer
 CONCURRENCY = 8  # answers computed at the same time, across all browser sessions
 
-_CITED_PART = re.compile(r".+?(?:\[\d+\]|$)", re.S)
 _ORDINAL = re.compile(
     r"^\s*(?:第[一二三四五六七八九十百零〇\d]+[章节部分编条]\s*|[一二三四五六七八九十百]+[、.．]\s*"
     r"|[（(][一二三四五六七八九十\d]+[）)]\s*|\d+[、.．]\s*)"
@@ -84,12 +75,8 @@ CSS = """
 
 # --- citation cards --------------------------------------------------------------------------------
 
-def is_in_force(document: DocumentInfo) -> bool:
-    return document.in_force and not (document.status and document.status in NOT_IN_FORCE)
-
-
 def _status(document: DocumentInfo) -> str:
-    if not is_in_force(document):
+    if not document.in_force:
         label = document.status or "已失效"
         return f'<span class="status not-in-force" title="该文件已不再有效">⚠ {esc(label)}</span>'
     if document.status:
@@ -99,7 +86,7 @@ def _status(document: DocumentInfo) -> str:
 
 def citation_card(citation: Citation, related: bool = False) -> str:
     doc = citation.document
-    in_force = is_in_force(doc)
+    in_force = doc.in_force
     label = '<span class="tag related">可能相关</span>' if related else ""
     meta = [("文号", doc.doc_number), ("发布机关", doc.issuer), ("日期", doc.date)]
     meta_html = "".join(
@@ -136,7 +123,7 @@ def error_panel(message: str) -> str:
     return _panel(f'<div class="notice error">{esc(message)}</div>', "error")
 
 
-def citations_html(response: AskResponse, done: bool = True) -> str:
+def citations_html(response: Answer, done: bool = True) -> str:
     """The cards for one answer; a refusal shows its passages as 可能相关 and the liaison hint."""
     parts: list[str] = []
     if response.reviewed:
@@ -151,11 +138,6 @@ def citations_html(response: AskResponse, done: bool = True) -> str:
         parts.append(f'<div class="citations-head">引用依据（{len(response.citations)}）</div>')
     parts.extend(citation_card(c, related=response.refused) for c in response.citations)
     return _panel("".join(parts), "done" if done else "streaming")
-
-
-def answer_parts(answer: str) -> list[str]:
-    """The answer cut after each [n] marker, for streaming part by part."""
-    return _CITED_PART.findall(answer) or [answer]
 
 
 # --- example questions -----------------------------------------------------------------------------
@@ -207,25 +189,12 @@ def example_questions(assistant: Assistant, limit: int = 6) -> list[str]:
 
 # --- answering -------------------------------------------------------------------------------------
 
-def _error_message(assistant: Assistant, err: AssistantError, question: str) -> str:
-    if isinstance(err, BadQuestionError):
-        limit = assistant.settings.max_question_chars
-        if len(question) > limit:
-            return f"问题太长（{len(question)} 字），请精简到 {limit} 字以内后再提问。"
-        return "未能识别这个问题，请换一种说法再试。"
-    if isinstance(err, IndexNotBuiltError):
-        return "政策文件索引尚未建立，暂时无法回答，请联系管理员。"
-    if isinstance(err, ModelMismatchError):
-        return "政策文件索引与当前配置的模型不一致，暂时无法回答，请联系管理员。"
-    return f"出错了：{err}"
-
-
-def _ask(assistant: Assistant, question: str, conversation_id: str | None) -> AskResponse:
+def _conversation(assistant: Assistant, conversation_id: str | None) -> Conversation:
     try:
-        return assistant.ask(question, conversation_id)
+        return assistant.conversations.get(conversation_id)
     except UnknownConversationError:  # evicted or the server restarted: carry on in a new conversation
         gr.Info(EXPIRED)
-        return assistant.ask(question, None)
+        return assistant.conversations.get(None)
 
 
 def _message(role: str, text: str) -> dict[str, str]:
@@ -245,28 +214,26 @@ def make_respond(assistant: Assistant) -> Callable[..., Iterator[tuple[Any, ...]
         history.append(_message("user", question))
         history.append(_message("assistant", SEARCHING))
         yield history, searching_panel(), conversation_id, "", None
+        text = ""
         try:
-            response = _ask(assistant, question, conversation_id)
+            question = assistant.check_question(question)
+            conversation = _conversation(assistant, conversation_id)
+            for event in assistant.answer_stream(question, conversation):
+                if isinstance(event, Delta):  # the answer's parts, as the answerer produces them
+                    text += event.text
+                    history[-1] = _message("assistant", text)
+                    yield history, gr.skip(), conversation.id, "", None
+                elif isinstance(event, Answer):
+                    history[-1] = _message("assistant", event.answer)
+                    yield history, citations_html(event), event.conversation_id, "", event.answer_id
         except AssistantError as err:
-            message = _error_message(assistant, err, question)
-            history[-1] = _message("assistant", message)
-            yield history, error_panel(message), conversation_id, "", None
-            return
+            history[-1] = _message("assistant", err.zh)
+            yield history, error_panel(err.zh), conversation_id, "", None
         except Exception:
             log.exception("answering %r failed", question[:200])
             message = "系统出错，暂时无法回答，请稍后再试。"
             history[-1] = _message("assistant", message)
             yield history, error_panel(message), conversation_id, "", None
-            return
-        text = ""
-        parts = answer_parts(response.answer)
-        for i, part in enumerate(parts):
-            text += part
-            history[-1] = _message("assistant", text)
-            yield history, citations_html(response, done=False) if i == 0 else gr.skip(), \
-                response.conversation_id, "", response.answer_id
-            time.sleep(STREAM_DELAY)
-        yield history, citations_html(response), response.conversation_id, "", response.answer_id
 
     return respond
 

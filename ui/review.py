@@ -14,12 +14,12 @@ from typing import Any
 
 import gradio as gr
 
-from assistant.api.schemas import Citation
 from assistant.errors import AssistantError
 from assistant.review.auth import Principal, TokenChecker, UnauthorizedError
 from assistant.review.queue import QueueFilter
 from assistant.review.schemas import CitationPick, ItemDetail, QueueItem, SentenceView, VerdictRequest
 from assistant.service import Assistant
+from assistant.types import Citation
 from ui.markup import esc, highlight
 
 log = logging.getLogger(__name__)

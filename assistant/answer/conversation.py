@@ -33,6 +33,10 @@ class Conversation:
     turns: list[Turn] = field(default_factory=list)
     touched: float = field(default_factory=time.time)
 
+    def remember(self, question: str, query: str, sources: list[str]) -> None:
+        """Record a turn once it is answered (or refused): what follow-ups resolve against."""
+        self.turns.append(Turn(question, query, sources, subject_of(question, self)))
+
     @property
     def last_source(self) -> str | None:
         for turn in reversed(self.turns):

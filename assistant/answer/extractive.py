@@ -8,14 +8,18 @@ written that is not a sentence of a cited passage.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 from langchain_core.documents import Document
 
-from assistant.answer.evidence import coverage
+from assistant.answer.base import AnswerRequest, ComposedAnswer, Delta
+from assistant.answer.evidence import coverage, term_weights
+from assistant.numerals import NUMBER
+from assistant.retrieve.query import clean_for_keywords
 from assistant.store.keyword import tokenize
+from assistant.text import cited_parts, sentences
 
-_SENTENCE = re.compile(r"[^。；！？;!?\n]+(?:[。；！？;!?]+[”’」』]?|$)", re.M)
 _ASKS_NUMBER = re.compile(r"(多少|几[个家项条名所年月天次]|几|数量|金额|比例|多大|多长|多久|何时|什么时候|哪年)")
 _DIGIT = re.compile(r"\d|[一二三四五六七八九十百千万亿]+[个家项名条年月日天%％]")
 
@@ -29,23 +33,9 @@ class Sentence:
     score: float
 
 
-@dataclass
-class ComposedAnswer:
-    text: str
-    cited: list[int]  # passage indexes in citation order ([1] is cited[0])
-    highlights: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
-
-
 def split_sentences(text: str) -> list[tuple[int, int, str]]:
-    out = []
-    for match in _SENTENCE.finditer(text):
-        raw = match.group(0)
-        stripped = raw.strip()
-        if len(stripped) < 4:
-            continue
-        start = match.start() + (len(raw) - len(raw.lstrip()))
-        out.append((start, start + len(stripped), stripped))
-    return out
+    """Sentences long enough to say something (4 characters and more)."""
+    return sentences(text, min_chars=4)
 
 
 def article_span(text: str, article: str) -> tuple[int, int] | None:
@@ -53,7 +43,7 @@ def article_span(text: str, article: str) -> tuple[int, int] | None:
     match = re.search(rf"(?m)^{re.escape(article)}(?=[\s:：\u4e00-\u9fff“（(]|$)", text)
     if not match:
         return None
-    following = re.search(r"(?m)^第[零〇一二三四五六七八九十百千万两\d]+条(?=[\s:：\u4e00-\u9fff“（(]|$)",
+    following = re.search(rf"(?m)^第{NUMBER}条(?=[\s:：\u4e00-\u9fff“（(]|$)",
                           text[match.end():])
     return match.start(), (match.end() + following.start()) if following else len(text)
 
@@ -106,3 +96,24 @@ def compose(question: str, passages: list[Document], weights: dict[str, float],
         highlights.setdefault(sentence.passage, []).append((sentence.start, sentence.end))
         parts.append(f"{sentence.text}[{n}]")
     return ComposedAnswer("".join(parts), cited, highlights)
+
+
+class ExtractiveAnswerer:
+    """The embedded answerer: no model, every part a verbatim sentence of a cited passage."""
+
+    name = "extractive"
+
+    def stream(self, request: AnswerRequest) -> Iterator[Delta | ComposedAnswer]:
+        composed = self.compose(request)
+        for part in cited_parts(composed.text):
+            yield Delta(part)
+        yield composed
+
+    def compose(self, request: AnswerRequest) -> ComposedAnswer:
+        passages = request.passages
+        if request.article and passages and passages[0].metadata.get("exact"):
+            return quote_article(passages[0], request.article)
+        keywords = clean_for_keywords(request.query) or request.query
+        focus = clean_for_keywords(request.question) if request.query != request.question else None
+        return compose(keywords, passages, term_weights(tokenize(keywords)), focus=focus)
+

@@ -12,27 +12,16 @@ from assistant import __version__
 from assistant.api import routes_ask, routes_index, routes_review, routes_search, routes_upload
 from assistant.api.limits import LimitsMiddleware
 from assistant.api.schemas import ErrorResponse
-from assistant.errors import (
-    AssistantError,
-    BadQuestionError,
-    IndexNotBuiltError,
-    ModelMismatchError,
-    UnknownConversationError,
-)
-from assistant.review.auth import ForbiddenError, UnauthorizedError
-from assistant.review.service import ReviewNotFoundError
+from assistant.errors import AssistantError
 from assistant.service import Assistant
 from assistant.settings import Settings
-
-_STATUS = {BadQuestionError: 400, UnknownConversationError: 404, IndexNotBuiltError: 503, ModelMismatchError: 503,
-           UnauthorizedError: 401, ForbiddenError: 403, ReviewNotFoundError: 404}
-
 
 _ERRORS = {
     400: "Bad input (empty question, too long, unusable text)",
     401: "Missing or wrong token (protected routes)",
     403: "The token's role may not do this",
     404: "Unknown conversation or item",
+    409: "Conflict: a re-index is running, or the file exists",
     413: "Request body too large",
     422: "Request does not match the schema",
     429: "Too many requests",
@@ -55,8 +44,7 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
 
     @app.exception_handler(AssistantError)
     async def assistant_error(request: Request, err: AssistantError) -> JSONResponse:
-        status = next((code for cls, code in _STATUS.items() if isinstance(err, cls)), 400)
-        return JSONResponse({"detail": str(err)}, status_code=status)
+        return JSONResponse({"detail": str(err)}, status_code=err.status)  # each error knows its status
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, err: RequestValidationError) -> JSONResponse:

@@ -7,7 +7,6 @@ article it covers, written out (`第十条、第十一条`), so an article can b
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass, field
 
 from langchain_core.documents import Document
@@ -15,8 +14,7 @@ from langchain_core.documents import Document
 from assistant.chunk.structure import ARTICLE, Heading, classify
 from assistant.documents import DocumentMeta
 from assistant.numerals import canonical_article
-
-_SENTENCE = re.compile(r"[^。；！？;!?\n]*(?:[。；！？;!?]+[”’」』）)]*|\n|$)")
+from assistant.text import pieces
 
 
 @dataclass
@@ -44,7 +42,7 @@ class _Unit:
 
 def sentences(text: str) -> list[str]:
     """Split at sentence ends (。；！？), keeping the punctuation with its sentence."""
-    return [s for s in _SENTENCE.findall(text) if s.strip()]
+    return [text[a:b] for a, b in pieces(text) if text[a:b].strip()]
 
 
 def _units(text: str, title: str) -> list[_Unit]:

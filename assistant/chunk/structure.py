@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from assistant.numerals import CN_DIGITS
+from assistant.numerals import CN_DIGITS, NUMBER
 
-_N = rf"[{CN_DIGITS}\d]+"
+_N = NUMBER
 _CN = rf"[{CN_DIGITS}]+"
 
 # (level, pattern). Lower level = higher in the tree. Articles sit below every section level.

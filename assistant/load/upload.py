@@ -16,7 +16,7 @@ import unicodedata
 import zipfile
 from pathlib import Path
 
-from assistant.errors import AssistantError
+from assistant.errors import InputError
 from assistant.load.decode import DecodeError, decode_text
 from assistant.load.parse import SUPPORTED_SUFFIXES
 
@@ -25,7 +25,7 @@ MAX_RATIO = 100  # uncompressed / compressed, per archive member
 MAX_MEMBERS = 2000
 
 
-class UploadRejected(AssistantError):
+class UploadRejected(InputError):
     """The upload is refused; the message says why."""
 
 

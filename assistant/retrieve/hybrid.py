@@ -1,6 +1,6 @@
 """Hybrid retrieval: dense (Chroma) and keyword (BM25) candidates fused into one ranking.
 
-A LangChain `BaseRetriever`, so other LangChain apps can reuse it. Named articles come first,
+Callers come through assistant/retrieve/retriever.py. Named articles come first,
 then passages of a named document, then the fused ranking; documents in force rank above
 superseded or repealed ones. A document prior lifts the passages of the documents whose centroid
 (mean chunk vector) the question resembles most: which law a question is about is a question
@@ -12,13 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
-from langchain_core.retrievers import BaseRetriever
-from pydantic import ConfigDict
 
-from assistant.indexing.snapshot import IndexSnapshot, LiveIndex
-from assistant.retrieve.query import ParsedQuery, parse_query
+from assistant.indexing.snapshot import IndexSnapshot
+from assistant.retrieve.query import ParsedQuery
 from assistant.store.keyword import tokenize
 
 # Fusion and document prior, chosen with bench/tune_retrieval.py on half of the consultation dev
@@ -113,20 +110,3 @@ def hit_document(snapshot: IndexSnapshot, hit: Hit) -> Document:
     meta.update(score=hit.score, dense=hit.dense, keyword=hit.keyword, exact=hit.exact,
                 index_version=snapshot.version)
     return Document(id=base.id, page_content=base.page_content, metadata=meta)
-
-
-class HybridRetriever(BaseRetriever):
-    """LangChain retriever over the live index (follows re-index publications)."""
-
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-
-    index: LiveIndex
-    k: int = 5
-    candidates: int = 50
-
-    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun
-                                ) -> list[Document]:
-        snapshot = self.index.snapshot()
-        parsed = parse_query(query, snapshot)
-        hits = search_snapshot(snapshot, self.index.embedder.embed_query, parsed, self.k, self.candidates)
-        return [hit_document(snapshot, h) for h in hits]

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 from assistant.indexing.snapshot import IndexSnapshot
-from assistant.numerals import ARTICLE_REF, canonical_article, normalize_units
+from assistant.numerals import ARTICLE_REF, NUMBER, canonical_article, normalize_units
 
 # Question scaffolding: words that say "this is a question", not what it is about.
 _SCAFFOLD = re.compile(
@@ -52,7 +52,7 @@ def _named(alias: str, question: str) -> bool:
     if len(alias) >= _MIN_FREE_ALIAS:
         return alias in question
     # A short name is a document name only in a citation: 《刑法》, 刑法第十条 (not 民刑法律 …).
-    return f"《{alias}》" in question or re.search(re.escape(alias) + r"\s*第\s*[零〇一二三四五六七八九十百千两\d]+\s*条",
+    return f"《{alias}》" in question or re.search(re.escape(alias) + rf"\s*第\s*{NUMBER}\s*条",
                                                   question) is not None
 
 

@@ -18,7 +18,7 @@ import sys
 from dataclasses import dataclass
 from enum import IntEnum
 
-from assistant.errors import AssistantError
+from assistant.errors import ForbiddenError, UnauthorizedError
 from assistant.settings import Settings
 
 _HEX = frozenset("0123456789abcdef")
@@ -27,20 +27,6 @@ _HEX = frozenset("0123456789abcdef")
 class Role(IntEnum):
     LIAISON = 1
     MAINTAINER = 2
-
-
-class UnauthorizedError(AssistantError):
-    """Missing or wrong token. The message is deliberately the same whatever went wrong."""
-
-    def __init__(self) -> None:
-        super().__init__("unauthorized")
-
-
-class ForbiddenError(AssistantError):
-    """A valid token whose role may not do this."""
-
-    def __init__(self) -> None:
-        super().__init__("forbidden")
 
 
 @dataclass(frozen=True)

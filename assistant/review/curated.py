@@ -44,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from assistant.numerals import to_int
+from assistant.numerals import NUMBER, to_int
 
 Encode = Callable[[list[str]], np.ndarray]
 
@@ -52,7 +52,7 @@ _POLITE_START = re.compile(r"^(请问一下|请问|您好|你好|麻烦问一下
 _PARTICLE_END = re.compile(r"(呢|吗|呀|啊|吧|哈)+$")
 _NOT_WORD = re.compile(r"[^\w+]", re.U)
 _ARABIC = re.compile(r"\d+(?:\.\d+)?")
-_UNIT = re.compile(r"第([零〇一二三四五六七八九十百千万两\d]+)(编|章|节|条|款|项)")
+_UNIT = re.compile(rf"第({NUMBER})(编|章|节|条|款|项)")
 _CN_NUMBER = re.compile(r"[零〇一二三四五六七八九十百千万亿两]+")
 
 

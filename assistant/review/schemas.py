@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from assistant.api.schemas import Citation
+from assistant.types import Citation
 
 Status = Literal["handoff", "stale", "unhelpful", "refused", "low_evidence", "new", "reviewed"]
 StatusFilter = Literal["open", "all", "handoff", "stale", "unhelpful", "refused", "low_evidence", "new",

@@ -13,18 +13,15 @@ import json
 import logging
 import sqlite3
 import threading
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 from langchain_core.documents import Document
 
-from assistant.api.schemas import AskResponse, Citation
-from assistant.errors import AssistantError
+from assistant.errors import AssistantError, InputError, NotFoundError
 from assistant.indexing.snapshot import IndexSnapshot, LiveIndex
 from assistant.indexing.versions import VersionStore
-from assistant.retrieve.hybrid import hit_document, search_snapshot
-from assistant.retrieve.query import parse_query
+from assistant.retrieve.retriever import Retriever
 from assistant.review import queue as review_queue
 from assistant.review.auth import Principal
 from assistant.review.curated import CuratedAnswer, best_match, normalize_question, stale_reason
@@ -55,25 +52,24 @@ from assistant.review.schemas import (
 )
 from assistant.review.support import answer_support, citation_highlights, min_support, split_answer
 from assistant.settings import Settings
+from assistant.types import Answer, Citation, citation
 
 log = logging.getLogger(__name__)
 
-CiteFn = Callable[[int, Document, list[tuple[int, int]] | None], Citation]
 
-
-class ReviewInputError(AssistantError):
+class ReviewInputError(InputError):
     """A verdict, correction or hand-off that cannot be recorded as given (HTTP 400)."""
 
 
-class ReviewNotFoundError(AssistantError):
+class ReviewNotFoundError(NotFoundError):
     """No such logged answer or hand-off (HTTP 404)."""
 
 
 class ReviewService:
-    def __init__(self, settings: Settings, index: LiveIndex, cite: CiteFn) -> None:
+    def __init__(self, settings: Settings, index: LiveIndex, retriever: Retriever | None = None) -> None:
         self.settings = settings
         self.index = index
-        self._cite = cite
+        self.retriever = retriever or Retriever(index, settings.candidates)
         self._log: ReviewLog | None = None
         self._open_lock = threading.Lock()
         self._synced_version: str | None = None
@@ -99,8 +95,8 @@ class ReviewService:
             self._log = None
 
     # --- logging answers -------------------------------------------------------------------------
-    def record(self, response: AskResponse, question: str, evidence: float | None = None, *,
-               logged: bool = True, origin: str = "assistant", curated_id: int | None = None) -> AskResponse:
+    def record(self, response: Answer, question: str, evidence: float | None = None, *,
+               logged: bool = True, origin: str = "assistant", curated_id: int | None = None) -> Answer:
         """Log one answer; return it with its `answer_id` (unchanged when not logged)."""
         if not (self.enabled and logged):
             return response
@@ -120,7 +116,7 @@ class ReviewService:
         except (AssistantError, OSError, ValueError):
             return {}
 
-    def _insert_answer(self, response: AskResponse, question: str, evidence: float | None, origin: str,
+    def _insert_answer(self, response: Answer, question: str, evidence: float | None, origin: str,
                        curated_id: int | None) -> int:
         manifest = self._manifest_documents(response.index_version)
         passages = {c.n: c.text for c in response.citations}
@@ -145,7 +141,7 @@ class ReviewService:
 
     # --- curated answers -------------------------------------------------------------------------
     def curated_answer(self, question: str, query: str, conversation_id: str, *, logged: bool = True
-                       ) -> AskResponse | None:
+                       ) -> Answer | None:
         """A liaison's answer to this question, when one fits and its documents are unchanged."""
         if not self.enabled:
             return None
@@ -164,7 +160,7 @@ class ReviewService:
         except (sqlite3.Error, OSError) as err:
             log.error("curated answers unavailable: %s", err)
             return None
-        response = AskResponse(answer=curated.answer, citations=[Citation(**c) for c in curated.citations],
+        response = Answer(answer=curated.answer, citations=[Citation(**c) for c in curated.citations],
                                refused=False, conversation_id=conversation_id, query=query,
                                index_version=snapshot.version, reviewed=True)
         return self.record(response, question, None, logged=logged, origin="curated", curated_id=curated.id)
@@ -351,14 +347,11 @@ class ReviewService:
         if not query:
             raise ReviewInputError("type some words to search the indexed passages")
         query = query[: self.settings.max_question_chars]
-        snapshot = self.index.snapshot()
-        parsed = parse_query(query, snapshot, None)
-        hits = search_snapshot(snapshot, self.index.embedder.embed_query, parsed, k, self.settings.candidates)
-        docs = [hit_document(snapshot, h) for h in hits]
+        found = self.retriever.retrieve(query, k)
         return PassageSearchResponse(
-            passages=[PassageHit(chunk_id=d.metadata["chunk_id"], citation=self._cite(i + 1, d, None))
-                      for i, d in enumerate(docs)],
-            index_version=snapshot.version,
+            passages=[PassageHit(chunk_id=d.metadata["chunk_id"], citation=citation(i + 1, d, None))
+                      for i, d in enumerate(found.docs)],
+            index_version=found.snapshot.version,
         )
 
     def resolve_citations(self, text: str, picks: list[CitationPick], snapshot: IndexSnapshot,
@@ -391,7 +384,7 @@ class ReviewService:
                                        "search again and pick it anew")
             docs[n] = snapshot.chunks[position]
         highlights = citation_highlights(text, {n: d.page_content for n, d in docs.items()})
-        citations = [self._cite(n, docs[n], highlights.get(n)) for n in sorted(docs)]
+        citations = [citation(n, docs[n], highlights.get(n)) for n in sorted(docs)]
         documents: dict[str, dict[str, str]] = {}
         for n in sorted(docs):
             source = docs[n].metadata["source"]

@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 
 from assistant.numerals import normalize_units
 from assistant.store.keyword import tokenize
+from assistant.text import sentences as split_sentences
 
 _MARKERS = re.compile(r"((?:\s*\[\d+\])+)")
 _NUMBER = re.compile(r"\d+")
 _FIGURE = re.compile(r"\d+(?:\.\d+)?")
-_SENTENCE_END = re.compile(r"(?<=[。！？；;!?\n])")
 _CONTENT = re.compile(r"[\u4e00-\u9fffA-Za-z0-9]")
 MIN_RUN = 2
 
@@ -58,7 +58,7 @@ def split_answer(answer: str) -> list[tuple[str, list[int]]]:
     for i in range(0, len(pieces), 2):
         text = pieces[i]
         markers = [int(n) for n in _NUMBER.findall(pieces[i + 1])] if i + 1 < len(pieces) else []
-        sentences = [s.strip() for s in _SENTENCE_END.split(text) if s.strip()]
+        sentences = [s for _, _, s in split_sentences(text)]
         if not sentences and markers and out:  # "……。[1][2]" split oddly: attach to the previous one
             out[-1][1].extend(n for n in markers if n not in out[-1][1])
             continue
