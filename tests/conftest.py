@@ -71,3 +71,19 @@ def browser() -> Iterator[Any]:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
+
+
+# --- the quick loop ---------------------------------------------------------------------------------
+# `pytest -m "not slow"` runs what needs no model, index, server process or browser. A test is slow
+# when it uses a fixture that loads one (directly or through another fixture), or lives in a module
+# that builds indexes or starts processes in its tests.
+SLOW_FIXTURES = frozenset({"embedder", "seed_index", "browser"})
+SLOW_MODULES = frozenset({"test_index", "test_faults", "test_reindex_kill", "test_scale_out", "test_fuzz_api",
+                          "test_vector_contract", "test_upload_api", "test_hostile_input"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if fixtures & SLOW_FIXTURES or item.module.__name__.rsplit(".", 1)[-1] in SLOW_MODULES:  # type: ignore[attr-defined]
+            item.add_marker(pytest.mark.slow)

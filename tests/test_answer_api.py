@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+from langchain_core.documents import Document
 
+from assistant.answer.base import AnswerRequest, ComposedAnswer, Delta
 from assistant.api.app import create_app
 from assistant.indexing.service import run_index
+from assistant.indexing.snapshot import LiveIndex
+from assistant.retrieve.retriever import HybridRetriever, Retriever
 from assistant.service import Assistant
 from assistant.settings import Settings
+from assistant.text import sentences
 from tests.lawdb import copy_seed, write_law
 
 SEED_TITLE = "关于以中试平台建设助推新型工业化建设提质增效的提案的答复"
@@ -184,3 +190,37 @@ def test_stream_rejects_bad_input_before_streaming(client: TestClient) -> None:
 def test_library_answer_matches_api(settings: Settings) -> None:
     response = Assistant(settings).ask("天津设置了多少名服务专员？")
     assert not response.refused and "249" in response.answer
+
+
+class FirstSentenceAnswerer:
+    """A stand-in for a remote LLM answerer, at the Answerer protocol boundary: it streams the first
+    sentence of the best passage in two halves, as a model would stream tokens."""
+
+    name = "first-sentence"
+
+    def stream(self, request: AnswerRequest) -> Iterator[Delta | ComposedAnswer]:
+        start, end, text = sentences(request.passages[0].page_content, min_chars=4)[0]
+        half = len(text) // 2
+        yield Delta(text[:half])
+        yield Delta(text[half:] + "[1]")
+        yield ComposedAnswer(f"{text}[1]", [0], {0: [(start, end)]})
+
+
+def test_another_answerer_plugs_in_and_streams_through_the_api(settings: Settings) -> None:
+    client = TestClient(create_app(settings, Assistant(settings, answerer=FirstSentenceAnswerer()), ui=False))
+    with client.stream("POST", "/api/chat/stream", json={"question": "天津布局建设了多少家概念验证平台？"}) as response:
+        raw = "".join(response.iter_text())
+    events = re.findall(r"event: (\w+)\r?\ndata: (.*?)\r?\n\r?\n", raw, re.S)
+    deltas = [json.loads(data)["text"] for name, data in events if name == "delta"]
+    final = json.loads(events[-1][1])
+    assert len(deltas) == 2 and "".join(deltas) == final["answer"]  # streamed as the answerer yielded
+    assert_grounded(final)
+
+
+def test_the_langchain_retriever_answers_invoke(settings: Settings) -> None:
+    retriever = HybridRetriever(retriever=Retriever(LiveIndex(settings)), k=3)
+    docs = retriever.invoke("天津布局建设了多少家概念验证平台？")
+    assert 1 <= len(docs) <= 3 and all(isinstance(d, Document) for d in docs)
+    assert docs[0].metadata["title"] == SEED_TITLE and "25" in docs[0].page_content
+    same = Assistant(settings).search("天津布局建设了多少家概念验证平台？", k=3)
+    assert [d.page_content for d in docs] == [c.text for c in same]  # one retrieval for every caller

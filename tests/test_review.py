@@ -23,7 +23,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from assistant.api.app import create_app
-from assistant.api.schemas import AskResponse
 from assistant.review.auth import Role, TokenChecker, hash_token
 from assistant.review.auth import main as auth_main
 from assistant.review.curated import figures_agree, normalize_question
@@ -32,6 +31,7 @@ from assistant.review.queue import QueueFilter
 from assistant.review.support import answer_support, split_answer
 from assistant.service import Assistant
 from assistant.settings import Settings
+from assistant.types import Answer as AskResponse
 
 LIAISON = "liaison-test-token-7f3a"
 MAINTAINER = "maintainer-test-token-91c2"

@@ -15,9 +15,11 @@ from typing import Any
 
 import pytest
 
-from assistant.api.schemas import AskResponse, Citation, DocumentInfo
-from assistant.service import Assistant
+from assistant.answer.conversation import Conversation
+from assistant.service import AnswerEvent, Assistant
 from assistant.settings import Settings
+from assistant.types import Answer as AskResponse
+from assistant.types import Citation, DocumentInfo
 from tests.serving import serve_in_thread
 from ui.app import SEARCHING, citations_html, highlight
 
@@ -69,7 +71,7 @@ def test_refusal_shows_passages_as_possibly_related_with_the_liaison_hint() -> N
 
 def test_repealed_and_superseded_documents_are_marked() -> None:
     repealed = citations_html(_response([_citation("段落。", [], status="已废止", in_force=False)]))
-    superseded = citations_html(_response([_citation("段落。", [], status="被替代")]))
+    superseded = citations_html(_response([_citation("段落。", [], status="被替代", in_force=False)]))
     current = citations_html(_response([_citation("段落。", [], status="现行有效")]))
     for panel, label in ((repealed, "已废止"), (superseded, "被替代")):
         assert "not-in-force" in panel and label in panel and "请以现行有效的文件为准" in panel
@@ -85,10 +87,14 @@ class RecordingAssistant(Assistant):
         super().__init__(settings)
         self.calls: list[tuple[str, str | None, AskResponse]] = []
 
-    def ask(self, question: str, conversation_id: str | None = None, top_k: int | None = None) -> AskResponse:
-        response = super().ask(question, conversation_id, top_k)
-        self.calls.append((question, conversation_id, response))
-        return response
+    def answer_stream(self, question: str, conversation: Conversation, top_k: int | None = None
+                      ) -> Iterator[AnswerEvent]:
+        """Records (question, the conversation id when it continues one, the final answer)."""
+        continued = conversation.id if conversation.turns else None
+        for event in super().answer_stream(question, conversation, top_k):
+            if isinstance(event, AskResponse):
+                self.calls.append((question, continued, event))
+            yield event
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,18 @@ import yaml
 
 from assistant.load.decode import DecodeError, decode_text
 
-SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".docx", ".pdf")
+Parser = Callable[[bytes], "ParsedFile"]
+# The formats the corpus accepts, by suffix: a new format is one parse function and one
+# `@register(".ext")` (indexing, upload checks and the docs read this table).
+PARSERS: dict[str, Parser] = {}
+
+
+def register(*suffixes: str) -> Callable[[Parser], Parser]:
+    def add(parse: Parser) -> Parser:
+        for suffix in suffixes:
+            PARSERS[suffix] = parse
+        return parse
+    return add
 
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*(?:\n|\Z)", re.S)
 
@@ -41,6 +53,7 @@ def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
     return data, text[match.end() :]
 
 
+@register(".txt")
 def _parse_text(data: bytes) -> ParsedFile:
     try:
         text = decode_text(data)
@@ -50,6 +63,7 @@ def _parse_text(data: bytes) -> ParsedFile:
     return ParsedFile(text=body, declared=declared)
 
 
+@register(".md", ".markdown")
 def _parse_markdown(data: bytes) -> ParsedFile:
     parsed = _parse_text(data)
     title = None
@@ -68,6 +82,7 @@ def _parse_markdown(data: bytes) -> ParsedFile:
 _BLOCKS = ["p", "div", "li", "tr", "table", "section", "article", "h1", "h2", "h3", "h4", "h5", "h6", "pre"]
 
 
+@register(".html", ".htm")
 def _parse_html(data: bytes) -> ParsedFile:
     from bs4 import BeautifulSoup
 
@@ -116,6 +131,7 @@ def _unwrap(match: re.Match[str]) -> str:
     return " "
 
 
+@register(".docx")
 def _parse_docx(data: bytes) -> ParsedFile:
     import docx
     from docx.opc.exceptions import PackageNotFoundError
@@ -166,9 +182,13 @@ def unwrap_lines(text: str) -> str:
     return "\n".join(out)
 
 
+@register(".pdf")
 def _parse_pdf(data: bytes) -> ParsedFile:
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
+
+    if not data.startswith(b"%PDF"):
+        raise ParseError("not a PDF file (missing %PDF header)")
 
     try:
         reader = PdfReader(io.BytesIO(data), strict=False)
@@ -191,16 +211,9 @@ def _parse_pdf(data: bytes) -> ParsedFile:
 def parse_file(path: Path, data: bytes) -> ParsedFile:
     """Dispatch on the suffix; raise ParseError with a reason a maintainer can act on."""
     suffix = path.suffix.lower()
-    if suffix == ".pdf":
-        if not data.startswith(b"%PDF"):
-            raise ParseError("not a PDF file (missing %PDF header)")
-        return _parse_pdf(data)
-    if suffix == ".docx":
-        return _parse_docx(data)
-    if suffix in (".html", ".htm"):
-        return _parse_html(data)
-    if suffix in (".md", ".markdown"):
-        return _parse_markdown(data)
-    if suffix == ".txt":
-        return _parse_text(data)
-    raise ParseError(f"unsupported file type {suffix or '(none)'}")
+    if suffix not in PARSERS:
+        raise ParseError(f"unsupported file type {suffix or '(none)'}")
+    return PARSERS[suffix](data)
+
+
+SUPPORTED_SUFFIXES = tuple(PARSERS)
