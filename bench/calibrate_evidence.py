@@ -1,7 +1,7 @@
 """Calibrate `min_evidence`, the evidence below which the assistant refuses, on real questions.
 
-    python bench/calibrate_evidence.py                                  # statute index of bench/ingest.py
-    python bench/calibrate_evidence.py --index bench/.cache/dev-index --limit 100
+    python -m bench.calibrate_evidence                                  # statute index of bench/ingest.py
+    python -m bench.calibrate_evidence --index bench/.cache/dev-index --limit 100
 
 In scope: the consultation questions of ../shared/eval/consult-dev.jsonl asked against the statute
 index, kept when the gold article is among the first 5 passages (the passages an answer draws on):
@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -30,13 +29,11 @@ from typing import Any
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from bench.retrieval import first_hit, gold_pairs, load_rows, passage_articles  # noqa: E402
+from bench.helpers import CACHE, ROOT, write_results
+from bench.retrieval import first_hit, gold_pairs, load_rows, passage_articles
 
 SEED = "tianjin-pilot-platform-reply-2024-04-25"
-CACHE = ROOT / "bench" / ".cache"
+CACHE = CACHE
 
 
 def seed_index(folder: Path) -> Path:
@@ -144,6 +141,9 @@ def main() -> None:
     if strict:
         print(f">= 95 % out-of-scope refused: threshold {strict[0]:.2f} (answers {strict[1]:.1%} of in-scope, "
               f"refuses {strict[2]:.1%}, balanced {strict[3]:.3f})")
+    write_results("calibrate_evidence", {"table": [dict(zip(("threshold", "in_scope_answered", "out_of_scope_refused",
+                                                             "balanced"), r, strict=True)) for r in table],
+                                         "best": best, "strict": strict})
 
 
 if __name__ == "__main__":

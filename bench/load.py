@@ -1,6 +1,6 @@
 """Sustained load on /api/ask: N concurrent clients for T seconds against a real server on loopback.
 
-    python bench/load.py --index bench/.cache/statutes-index --clients 32 --seconds 60
+    python -m bench.load --index bench/.cache/statutes-index --clients 32 --seconds 60
 
 Prints status counts (no 5xx other than 503-with-Retry-After is allowed), latency percentiles,
 requests per second and the server's peak RSS. Traffic goes to 127.0.0.1 only; every loop is
@@ -23,23 +23,17 @@ from pathlib import Path
 import httpx
 import psutil
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-from tests.serving import free_port, wait_healthy  # noqa: E402
+from bench.helpers import CACHE, ROOT, free_port, percentile, wait_healthy, write_results
+from bench.helpers import EVAL as EVAL_DIR
 
-EVAL = ROOT.parent / "shared" / "eval" / "consult-dev.jsonl"
+EVAL = EVAL_DIR / "consult-dev.jsonl"
 
 
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--index", type=Path, default=ROOT / "bench" / ".cache" / "statutes-index")
+    parser.add_argument("--index", type=Path, default=CACHE / "statutes-index")
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--max-concurrent", type=int, default=16, help="server's ASSISTANT_MAX_CONCURRENT_REQUESTS")
@@ -113,6 +107,12 @@ def main() -> None:
               f"mean={statistics.mean(latencies) * 1000:.0f} ms")
     print(f"5xx other than 503: {five_xx} (target 0)   503 without Retry-After: {missing_retry_after} (target 0)")
     print(f"connection errors: {statuses.get(-1, 0)}   server peak RSS: {peak_rss / 2**20:.0f} MiB (target < 2048)")
+    write_results("load", {
+        "clients": args.clients, "seconds": duration, "statuses": dict(statuses),
+        "answered_per_s": statuses[200] / duration, "p50_ms": percentile(latencies, 0.5) * 1000,
+        "p95_ms": percentile(latencies, 0.95) * 1000, "p99_ms": percentile(latencies, 0.99) * 1000,
+        "other_5xx": five_xx, "missing_retry_after": missing_retry_after, "peak_rss_mib": peak_rss / 2**20,
+    })
 
 
 if __name__ == "__main__":

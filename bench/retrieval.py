@@ -1,7 +1,7 @@
 """Retrieval quality and serving cost on the statute index (issues 3 and 4).
 
-    python bench/retrieval.py                                   # bench/.cache/statutes-index
-    python bench/retrieval.py --index bench/.cache/dev-index --limit 60 --no-api
+    python -m bench.retrieval                                   # bench/.cache/statutes-index
+    python -m bench.retrieval --index bench/.cache/dev-index --limit 60 --no-api
 
 Quality: the real consultation questions of ../shared/eval/consult-dev.jsonl. A hit at rank k is a
 passage among the first k whose document title is a gold document and whose locator (or chunk
@@ -26,7 +26,6 @@ import os
 import random
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -39,12 +38,11 @@ from typing import Any
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-from tests.serving import wait_healthy  # noqa: E402
+from bench.helpers import CACHE, ROOT, free_port, percentile, wait_healthy, write_results
+from bench.helpers import EVAL as EVAL_DIR
 
-EVAL = ROOT.parent / "shared" / "eval" / "consult-dev.jsonl"
-DEFAULT_INDEX = ROOT / "bench" / ".cache" / "statutes-index"
+EVAL = EVAL_DIR / "consult-dev.jsonl"
+DEFAULT_INDEX = CACHE / "statutes-index"
 PREFIX = "中华人民共和国"
 KS = (1, 5, 10)
 
@@ -262,17 +260,8 @@ def run_missing_articles(r: Retrievers, samples: int = 20) -> bool:
 # --- serving ----------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 _SERVER = """
@@ -409,20 +398,24 @@ def main() -> None:
     r.embed("预热")  # load the model outside the timings
 
     parts = set(args.parts.split(","))
+    figures: dict[str, Any] = {"index": {"version": r.snapshot.version, "documents": len(r.snapshot.documents),
+                                         "chunks": len(r.snapshot.chunks)}, "questions": len(rows)}
     if "quality" in parts:
-        run_quality(r, rows, peer=not args.no_peer)
+        figures["quality"] = run_quality(r, rows, peer=not args.no_peer)
     if "lookups" in parts:
         print("\n== article lookups ==")
-        run_lookups(r, args.lookups if not args.limit else min(args.lookups, max(25, args.limit)))
+        figures["lookup_rank1"] = run_lookups(r, args.lookups if not args.limit else min(args.lookups,
+                                                                                          max(25, args.limit)))
         run_missing_articles(r, 20 if not args.limit else 5)
     if "api" in parts and not args.no_api:
         print("\n== serving (uvicorn + create_app(settings, ui=False), loopback) ==")
         questions = [row["question"] for row in rows]
         run_api(index_dir, questions, args.clients, args.seconds, args.max_requests)
     print(f"\n(median question length {statistics.median(len(x['question']) for x in rows):.0f} characters)")
+    write_results("retrieval", figures)
 
 
-def run_quality(r: Retrievers, rows: list[dict[str, Any]], peer: bool) -> None:
+def run_quality(r: Retrievers, rows: list[dict[str, Any]], peer: bool) -> dict[str, Any]:
     print("\n== retrieval quality (hit = gold document title + gold article in the passage's locator) ==")
     results = {}
     for name, fn in (("hybrid (served)", r.hybrid), ("BM25 alone", r.bm25), ("dense alone", r.dense)):
@@ -436,6 +429,7 @@ def run_quality(r: Retrievers, rows: list[dict[str, Any]], peer: bool) -> None:
     print(f"issue 4 targets (hybrid, verified rows): R@10={ver['R@10']:.3f} (>= {VERIFIED_R10}) "
           f"[{'met' if ver['R@10'] >= VERIFIED_R10 else 'NOT met'}]  MRR@10={ver['MRR@10']:.3f} "
           f"(>= {VERIFIED_MRR10}) [{'met' if ver['MRR@10'] >= VERIFIED_MRR10 else 'NOT met'}]")
+    return results
 
 
 if __name__ == "__main__":

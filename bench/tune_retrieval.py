@@ -1,7 +1,7 @@
 """Issue 4 experiments: ranking variants on the dev questions, chosen on one half, reported on the other.
 
-    python bench/tune_retrieval.py                       # statute index of bench/ingest.py
-    python bench/tune_retrieval.py --index bench/.cache/dev-index --grid
+    python -m bench.tune_retrieval                       # statute index of bench/ingest.py
+    python -m bench.tune_retrieval --index bench/.cache/dev-index --grid
 
 Everything is recomputed offline from one snapshot: chunk vectors come from the index's content
 cache (exact cosine, no HNSW), BM25 from the snapshot (or rebuilt in memory for tokenizer
@@ -39,7 +39,6 @@ import itertools
 import pickle
 import re
 import sqlite3
-import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -49,10 +48,8 @@ from typing import Any
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from bench.retrieval import (  # noqa: E402
+from bench.helpers import CACHE, write_results
+from bench.retrieval import (
     fmt_metrics,
     gold_pairs,
     load_rows,
@@ -308,7 +305,7 @@ def evaluate(bench: Bench, variants: list[Variant], halves: dict[str, list[int]]
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--index", type=Path, default=ROOT / "bench" / ".cache" / "statutes-index")
+    parser.add_argument("--index", type=Path, default=CACHE / "statutes-index")
     parser.add_argument("--limit", type=int)
     parser.add_argument("--grid", action="store_true", help="also the full fusion grid")
     args = parser.parse_args()
@@ -338,10 +335,13 @@ def main() -> None:
         replace(chosen, name="  + title words in question (w 1)", title_boost=1.0),
         *[replace(fusion, name=f"fusion + centroid prior {w}", centroid=w) for w in (1.0, 2.0, 4.0, 6.0)],
     ]
+    figures = {}
     for v, res in evaluate(bench, variants, halves):
         print(f"{v.name:<42} A {fmt_metrics(res['A']['all'])}")
         print(f"{'':<42} B {fmt_metrics(res['B']['all'])}")
         print(f"{'':<42} verified {fmt_metrics(res['all']['verified'])}")
+        figures[v.name] = res
+    write_results("tune_retrieval", {"variants": figures})
 
 
 if __name__ == "__main__":

