@@ -19,11 +19,8 @@ def documents(assistant: AssistantDep) -> DocumentsResponse:
     counts = Counter(d.metadata["source"] for d in snapshot.chunks)
     items = []
     for source, meta in sorted(snapshot.documents.items()):
-        data = meta.to_dict()
-        status = meta.status or ("被替代" if meta.superseded_by else None)
-        info = DocumentInfo(title=meta.title, doc_number=meta.doc_number, issuer=meta.issuer, date=meta.date,
-                            status=status, in_force=bool(data["in_force"]), source=source)
-        items.append(DocumentSummary(document=info, chunks=counts.get(source, 0), superseded_by=meta.superseded_by))
+        items.append(DocumentSummary(document=DocumentInfo.of(meta), chunks=counts.get(source, 0),
+                                     superseded_by=meta.superseded_by))
     return DocumentsResponse(documents=items, index_version=snapshot.version)
 
 
