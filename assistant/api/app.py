@@ -13,6 +13,7 @@ from assistant.api import routes_ask, routes_index, routes_review, routes_search
 from assistant.api.limits import LimitsMiddleware
 from assistant.api.schemas import ErrorResponse
 from assistant.errors import AssistantError
+from assistant.review.auth import TokenChecker
 from assistant.service import Assistant
 from assistant.settings import Settings
 
@@ -41,6 +42,7 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
                   description="Answers questions about indexed policy texts, citing the passages it relied on.")
     app.state.assistant = assistant or Assistant(settings)
     app.state.settings = settings
+    app.state.token_checker = TokenChecker(app.state.assistant.settings)
 
     @app.exception_handler(AssistantError)
     async def assistant_error(request: Request, err: AssistantError) -> JSONResponse:

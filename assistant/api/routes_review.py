@@ -10,53 +10,36 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from assistant.api.deps import AssistantDep
+from assistant.api.deps import AssistantDep, LiaisonDep, MaintainerDep, require_liaison, require_maintainer
+from assistant.api.schemas_review import (
+    MAX_ID,
+    FeedbackCreated,
+    FeedbackRequest,
+    HandoffReplyRequest,
+    HandoffRequest,
+    VerdictRequest,
+)
 from assistant.indexing.service import run_index
-from assistant.review.auth import Principal, Role, TokenChecker, bearer
 from assistant.review.queue import QueueFilter
 from assistant.review.reindex import ReindexJob
 from assistant.review.schemas import (
-    MAX_ID,
     ConversationHandoffs,
-    FeedbackCreated,
-    FeedbackRequest,
     HandoffCreated,
-    HandoffReplyRequest,
-    HandoffRequest,
     ItemDetail,
     PassageSearchResponse,
     QueuePage,
     ReindexStatus,
     StatusFilter,
-    VerdictRequest,
     VerdictResult,
 )
 
 DATE = r"^\d{4}-\d{2}-\d{2}$"
 
 
-def _checker(request: Request) -> TokenChecker:
-    checker: TokenChecker | None = getattr(request.app.state, "token_checker", None)
-    if checker is None:
-        checker = TokenChecker(request.app.state.assistant.settings)
-        request.app.state.token_checker = checker
-    return checker
-
-
-def require_liaison(request: Request, authorization: Annotated[str | None, Header()] = None) -> Principal:
-    return _checker(request).require(bearer(authorization), Role.LIAISON)
-
-
-def require_maintainer(request: Request, authorization: Annotated[str | None, Header()] = None) -> Principal:
-    return _checker(request).require(bearer(authorization), Role.MAINTAINER)
-
-
-LiaisonDep = Annotated[Principal, Depends(require_liaison)]
-MaintainerDep = Annotated[Principal, Depends(require_maintainer)]
 ItemId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 public = APIRouter(prefix="/api", tags=["feedback"])
@@ -156,7 +139,7 @@ def export(
     """The log (`table=answers`, one row per answer with its latest feedback and verdict) or the
     verdict history (`table=verdicts`), for reporting."""
     flt = QueueFilter(status=status, date_from=date_from, date_to=date_to, document=document, q=q)
-    body = assistant.review.export(table, format, flt)
+    body = "".join(assistant.review.export(table, format, flt))
     media = "text/csv; charset=utf-8" if format == "csv" else "application/x-ndjson; charset=utf-8"
     filename = f"review-{table}.{format}"
     return Response(body, media_type=media,

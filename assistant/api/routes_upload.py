@@ -8,8 +8,7 @@ from fastapi import APIRouter, Depends, File, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
-from assistant.api.deps import AssistantDep
-from assistant.api.routes_review import MaintainerDep, require_maintainer
+from assistant.api.deps import AssistantDep, MaintainerDep, require_maintainer
 from assistant.load.upload import UploadRejected, accept_upload
 
 router = APIRouter(prefix="/api/index", tags=["maintenance"], dependencies=[Depends(require_maintainer)])

@@ -14,8 +14,9 @@ import json
 from collections.abc import Iterator
 from typing import Any, Literal
 
-from assistant.review import queue as review_queue
+from assistant.review import repository
 from assistant.review.log import ReviewLog
+from assistant.review.queue import QueueFilter
 
 Table = Literal["answers", "verdicts"]
 Format = Literal["csv", "jsonl"]
@@ -30,50 +31,38 @@ VERDICT_COLUMNS = ["id", "answer_id", "created_at", "reviewer", "role", "verdict
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def answer_rows(log: ReviewLog, flt: review_queue.QueueFilter, low_evidence: float,
+def answer_rows(log: ReviewLog, flt: QueueFilter, low_evidence: float,
                 weak_support: float) -> Iterator[dict[str, Any]]:
     offset = 0
     while True:
-        rows, _ = review_queue.list_items(log, flt, low_evidence, weak_support, 500, offset)
-        if not rows:
+        items, _ = repository.queue_items(log, flt, low_evidence, weak_support, 500, offset)
+        if not items:
             return
-        for row in rows:
-            aid = row["id"]
-            last = log.row("SELECT verdict, reviewer, created_at FROM verdicts WHERE answer_id = ? "
-                           "ORDER BY id DESC LIMIT 1", (aid,))
-            feedback = log.row("SELECT helpful, comment FROM feedback WHERE answer_id = ? ORDER BY id DESC LIMIT 1",
-                               (aid,))
-            documents = log.rows("SELECT source, title, sha256 FROM answer_documents WHERE answer_id = ?", (aid,))
+        for item in items:
+            row, aid = item.answer, item.answer.id
+            last = repository.latest_verdict(log, aid)
+            feedback = repository.latest_feedback(log, aid)
             yield {
-                "id": aid, "created_at": row["created_at"], "status": row["status"], "origin": row["origin"],
-                "conversation_id": row["conversation_id"], "question": row["question"], "query": row["query"],
-                "answer": row["answer"], "refused": bool(row["refused"]), "reviewed": bool(row["reviewed"]),
-                "curated_id": row["curated_id"], "evidence": row["evidence"], "min_support": row["min_support"],
-                "index_version": row["index_version"], "documents": documents,
-                "citations": json.loads(row["citations"]),
-                "helpful": None if feedback is None else bool(feedback["helpful"]),
-                "feedback_comment": None if feedback is None else feedback["comment"],
-                "handoffs": int(log.scalar("SELECT COUNT(*) FROM handoffs WHERE answer_id = ?", (aid,)) or 0),
-                "verdicts": row["verdicts"] or 0,
-                "last_verdict": last and last["verdict"], "last_verdict_by": last and last["reviewer"],
-                "last_verdict_at": last and last["created_at"],
+                "id": aid, "created_at": row.created_at, "status": item.status, "origin": row.origin,
+                "conversation_id": row.conversation_id, "question": row.question, "query": row.query,
+                "answer": row.answer, "refused": row.refused, "reviewed": row.reviewed,
+                "curated_id": row.curated_id, "evidence": row.evidence, "min_support": row.min_support,
+                "index_version": row.index_version,
+                "documents": [vars(d) for d in repository.answer_documents(log, aid)],
+                "citations": row.citations,
+                "helpful": None if feedback is None else feedback.helpful,
+                "feedback_comment": None if feedback is None else feedback.comment,
+                "handoffs": repository.handoff_count(log, aid),
+                "verdicts": item.verdicts,
+                "last_verdict": last and last.verdict, "last_verdict_by": last and last.reviewer,
+                "last_verdict_at": last and last.created_at,
             }
-        offset += len(rows)
+        offset += len(items)
 
 
-def verdict_rows(log: ReviewLog, flt: review_queue.QueueFilter) -> Iterator[dict[str, Any]]:
-    clauses, params = [], []
-    if flt.date_from:
-        clauses.append("substr(v.created_at, 1, 10) >= ?")
-        params.append(flt.date_from)
-    if flt.date_to:
-        clauses.append("substr(v.created_at, 1, 10) <= ?")
-        params.append(flt.date_to)
-    where = " AND ".join(clauses) or "1"
-    for row in log.rows("SELECT v.*, a.question, a.answer FROM verdicts v JOIN answers a ON a.id = v.answer_id "
-                        f"WHERE {where} ORDER BY v.id", params):
-        row["corrected_citations"] = json.loads(row["corrected_citations"])
-        yield row
+def verdict_rows(log: ReviewLog, flt: QueueFilter) -> Iterator[dict[str, Any]]:
+    for verdict, question, answer in repository.verdicts_between(log, flt.date_from, flt.date_to):
+        yield {**vars(verdict), "question": question, "answer": answer}
 
 
 def _cell(value: Any) -> str:
@@ -85,22 +74,28 @@ def _cell(value: Any) -> str:
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
-def render(rows: Iterator[dict[str, Any]], columns: list[str], fmt: Format) -> str:
+def render(rows: Iterator[dict[str, Any]], columns: list[str], fmt: Format, batch: int = 200) -> Iterator[str]:
+    """The export as text chunks of `batch` rows each, so it is never held whole in memory."""
     out = io.StringIO()
-    if fmt == "jsonl":
-        for row in rows:
-            out.write(json.dumps({c: row.get(c) for c in columns}, ensure_ascii=False) + "\n")
-        return out.getvalue()
-    out.write("\ufeff")
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow([_cell(row.get(c)) for c in columns])
-    return out.getvalue()
+    if fmt == "csv":
+        out.write("\ufeff")
+        writer.writerow(columns)
+    for i, row in enumerate(rows, 1):
+        if fmt == "jsonl":
+            out.write(json.dumps({c: row.get(c) for c in columns}, ensure_ascii=False) + "\n")
+        else:
+            writer.writerow([_cell(row.get(c)) for c in columns])
+        if i % batch == 0:
+            yield out.getvalue()
+            out.seek(0)
+            out.truncate()
+    if out.tell():
+        yield out.getvalue()
 
 
-def export(log: ReviewLog, table: Table, fmt: Format, flt: review_queue.QueueFilter, low_evidence: float,
-           weak_support: float) -> str:
+def export(log: ReviewLog, table: Table, fmt: Format, flt: QueueFilter, low_evidence: float,
+           weak_support: float) -> Iterator[str]:
     if table == "verdicts":
         return render(verdict_rows(log, flt), VERDICT_COLUMNS, fmt)
     return render(answer_rows(log, flt, low_evidence, weak_support), ANSWER_COLUMNS, fmt)

@@ -161,6 +161,7 @@ class ReviewLog:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
+        self._depth = 0  # transactions nest: an inner one joins the outer (same thread, lock held)
         self._conn = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
         self._conn.row_factory = sqlite3.Row
         self._conn.execute("PRAGMA journal_mode=WAL")
@@ -182,25 +183,39 @@ class ReviewLog:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE … COMMIT: a group of writes lands whole or not at all."""
+        """BEGIN IMMEDIATE … COMMIT: a group of writes lands whole or not at all. A transaction
+        opened inside another joins it, so small repository functions compose into one."""
         with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield self._conn
+                finally:
+                    self._depth -= 1
+                return
             self._conn.execute("BEGIN IMMEDIATE")
+            self._depth = 1
             try:
                 yield self._conn
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
+            finally:
+                self._depth = 0
             self._conn.execute("COMMIT")
 
-    def insert(self, table: str, row: dict[str, Any], conn: sqlite3.Connection | None = None) -> int:
+    def insert(self, table: str, row: dict[str, Any]) -> int:
         if table not in TABLES:
             raise ValueError(table)
         values = [clean(v) if isinstance(v, str) else v for v in row.values()]
         sql = f"INSERT INTO {table} ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})"
-        if conn is not None:
+        with self.transaction() as conn:
             return int(conn.execute(sql, values).lastrowid or 0)
-        with self.transaction() as own:
-            return int(own.execute(sql, values).lastrowid or 0)
+
+    def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> int:
+        """One write statement (in its own transaction unless inside one); the rows it changed."""
+        with self.transaction() as conn:
+            return int(conn.execute(sql, params).rowcount)
 
     def rows(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[dict[str, Any]]:
         with self._lock:

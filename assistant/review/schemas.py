@@ -1,18 +1,25 @@
-"""Request and response models of the review API (and what the 审核 tab shows)."""
+"""What the review service returns (the views the API and the 审核 tab show) and the verdict it takes.
+
+HTTP request bodies are in assistant/api/schemas_review.py.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field
 
+from assistant.review.queue import NEEDS_HUMAN
+from assistant.review.support import answer_support
 from assistant.types import Citation
+
+if TYPE_CHECKING:
+    from assistant.review.repository import CuratedStatusRow, FeedbackRow, QueueRow, ReplyRow
 
 Status = Literal["handoff", "stale", "unhelpful", "refused", "low_evidence", "new", "reviewed"]
 StatusFilter = Literal["open", "all", "handoff", "stale", "unhelpful", "refused", "low_evidence", "new",
                        "reviewed"]
 VerdictKind = Literal["correct", "incorrect", "needs_change"]
-MAX_ID = 2**62
 
 
 class DocumentVersion(BaseModel):
@@ -36,6 +43,14 @@ class QueueItem(BaseModel):
     documents: list[str] = Field(default_factory=list, description="Titles of the cited documents")
     helpful: bool | None = Field(None, description="The latest feedback")
     verdicts: int = 0
+
+    @classmethod
+    def of(cls, row: QueueRow) -> QueueItem:
+        a = row.answer
+        return cls(id=a.id, created_at=a.created_at, status=row.status,
+                   needs_human=row.status in NEEDS_HUMAN, waiting_since=row.waiting_since, question=a.question,
+                   answer=a.answer, refused=a.refused, reviewed=a.reviewed, evidence=a.evidence,
+                   min_support=a.min_support, documents=row.documents, helpful=row.helpful, verdicts=row.verdicts)
 
 
 class QueuePage(BaseModel):
@@ -63,11 +78,23 @@ class SentenceView(BaseModel):
     passages: list[PassageSupportView]
 
 
+def sentence_views(answer: str, citations: list[Citation], weak_support: float) -> list[SentenceView]:
+    """The answer sentence by sentence, each with its support by the passages it cites."""
+    scored = answer_support(answer, {c.n: c.text for c in citations}, weak_support)
+    return [SentenceView(text=s.text, cites=s.cites, support=s.support, weak=s.weak,
+                         missing_figures=s.missing_figures,
+                         passages=[PassageSupportView(**vars(p)) for p in s.passages]) for s in scored]
+
+
 class FeedbackView(BaseModel):
     id: int
     created_at: str
     helpful: bool
     comment: str
+
+    @classmethod
+    def of(cls, row: FeedbackRow) -> FeedbackView:
+        return cls(id=row.id, created_at=row.created_at, helpful=row.helpful, comment=row.comment)
 
 
 class VerdictView(BaseModel):
@@ -89,6 +116,11 @@ class ReplyView(BaseModel):
     answer: str
     citations: list[Citation] = Field(default_factory=list)
 
+    @classmethod
+    def of(cls, row: ReplyRow) -> ReplyView:
+        return cls(id=row.id, created_at=row.created_at, reviewer=row.reviewer, answer=row.answer,
+                   citations=[Citation(**c) for c in row.citations])
+
 
 class HandoffView(BaseModel):
     id: int
@@ -105,6 +137,11 @@ class CuratedView(BaseModel):
     status: Literal["active", "stale", "retired"]
     reason: str = ""
     answer: str
+
+    @classmethod
+    def of(cls, row: CuratedStatusRow) -> CuratedView:
+        return cls(id=row.id, created_at=row.created_at, verdict_id=row.verdict_id,
+                   status=row.event or "active", reason=row.reason, answer=row.answer)
 
 
 class ItemDetail(BaseModel):
@@ -127,7 +164,9 @@ class CitationPick(BaseModel):
     chunk_id: str = Field(min_length=1, max_length=300, description="A passage from GET /api/review/search")
 
 
-class VerdictRequest(BaseModel):
+class Verdict(BaseModel):
+    """A liaison's verdict as given (by the API's request body or the 审核 tab's form)."""
+
     verdict: VerdictKind
     note: str = Field("", max_length=5000)
     corrected_answer: str | None = Field(None, max_length=20000,
@@ -147,6 +186,10 @@ class VerdictResult(BaseModel):
                                                                             "`reply` (or a correction) to answer them")
 
 
+# The name ui/review.py still imports; the API's request model is assistant.api.schemas_review.VerdictRequest.
+VerdictRequest = Verdict
+
+
 class PassageHit(BaseModel):
     chunk_id: str
     citation: Citation
@@ -157,35 +200,11 @@ class PassageSearchResponse(BaseModel):
     index_version: str
 
 
-class FeedbackRequest(BaseModel):
-    answer_id: int = Field(ge=1, le=MAX_ID)
-    conversation_id: str | None = Field(None, min_length=1, max_length=128,
-                                        description="When given, the answer must belong to this conversation")
-    helpful: bool
-    comment: str | None = Field(None, max_length=2000)
-
-
-class FeedbackCreated(BaseModel):
-    id: int
-
-
-class HandoffRequest(BaseModel):
-    answer_id: int | None = Field(None, ge=1, le=MAX_ID)
-    conversation_id: str | None = Field(None, min_length=1, max_length=128)
-    question: str | None = Field(None, min_length=1, max_length=2000)
-    contact: str = Field(min_length=1, max_length=200, description="How the liaison can reach the enterprise")
-
-
 class HandoffCreated(BaseModel):
     """No conversation id here: it is what shows the liaison's reply, so only its holder has it."""
 
     id: int
     answer_id: int
-
-
-class HandoffReplyRequest(BaseModel):
-    answer: str = Field(min_length=1, max_length=20000)
-    citations: list[CitationPick] = Field(default_factory=list, max_length=20)
 
 
 class PublicReply(BaseModel):

@@ -1,0 +1,37 @@
+"""Request bodies of the review API and the enterprises' feedback and hand-off routes."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from assistant.review.schemas import CitationPick, Verdict
+
+MAX_ID = 2**62
+
+
+class VerdictRequest(Verdict):
+    """correct / incorrect / needs_change, a note, and for the latter two a corrected answer."""
+
+
+class FeedbackRequest(BaseModel):
+    answer_id: int = Field(ge=1, le=MAX_ID)
+    conversation_id: str | None = Field(None, min_length=1, max_length=128,
+                                        description="When given, the answer must belong to this conversation")
+    helpful: bool
+    comment: str | None = Field(None, max_length=2000)
+
+
+class FeedbackCreated(BaseModel):
+    id: int
+
+
+class HandoffRequest(BaseModel):
+    answer_id: int | None = Field(None, ge=1, le=MAX_ID)
+    conversation_id: str | None = Field(None, min_length=1, max_length=128)
+    question: str | None = Field(None, min_length=1, max_length=2000)
+    contact: str = Field(min_length=1, max_length=200, description="How the liaison can reach the enterprise")
+
+
+class HandoffReplyRequest(BaseModel):
+    answer: str = Field(min_length=1, max_length=20000)
+    citations: list[CitationPick] = Field(default_factory=list, max_length=20)
