@@ -164,6 +164,7 @@ def serve(
     import uvicorn
 
     from assistant.api.app import create_app
+    from assistant.api.server import server_config
     from assistant.indexing.service import run_index
 
     settings = _settings(corpus, index, host=host, port=port)
@@ -174,7 +175,7 @@ def serve(
         except AssistantError as err:
             err_console.print(f"[yellow]warning:[/yellow] index not updated: {err}")
     console.print(f"serving on http://{settings.host}:{settings.port}  (chat at /, API docs at /docs)")
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
+    uvicorn.Server(server_config(create_app(settings), settings)).run()
 
 
 if __name__ == "__main__":

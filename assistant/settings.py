@@ -46,9 +46,24 @@ class Settings(BaseSettings):
     chroma_port: int = 8000
     chroma_token: str | None = None
 
-    # Backpressure: API requests in flight before new ones get 503 + Retry-After.
+    # Backpressure: API requests in flight before new ones get 503 + Retry-After. A request takes
+    # a slot only once its body is in; the body must arrive within body_timeout_seconds (else
+    # 408) and the answer start within request_timeout_seconds (assistant/api/limits.py).
     max_concurrent_requests: int = 16
     max_body_bytes: int = 256 * 1024
+    body_timeout_seconds: float = Field(default=10.0, gt=0)
+    request_timeout_seconds: float = Field(default=60.0, gt=0)
+    # Per client address (moving window, `limits` notation "N/second|minute|hour"; empty: off):
+    # questions = ask, chat stream, search; reports = feedback, hand-off. Over it: 429 + Retry-After.
+    rate_limit_questions: str = "60/minute"
+    rate_limit_reports: str = "20/minute"
+    # The client address is the TCP peer; only with trust_proxy on is X-Forwarded-For believed,
+    # and only from these proxy addresses.
+    trust_proxy: bool = False
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["127.0.0.1"])
+    # uvicorn (`assistant serve`): open connections at most (then 503), idle keep-alive seconds.
+    server_max_connections: int = 512
+    server_keep_alive_seconds: float = 5.0
     # Maintainer uploads of policy files: size cap, and how long parsing may take before refusal.
     max_upload_bytes: int = 20 * 1024 * 1024
     upload_parse_seconds: float = 20.0
@@ -59,6 +74,9 @@ class Settings(BaseSettings):
     # Review by liaisons (assistant/review/): the question/answer log, its queue, curated answers.
     review_db: Path | None = None  # SQLite file; default data_dir / "review.sqlite3"
     review_log: bool = True  # False: nothing is logged and no curated answer is served
+    # Answers older than this many days that no liaison acted on (no verdict, hand-off or curated
+    # answer made from them) are deleted, with their feedback; 0 keeps everything (README: "The log").
+    review_retention_days: int = Field(default=180, ge=0)
     # Access tokens as sha256 hex digests, "name:digest" or bare "digest"; in the environment a
     # comma-separated list. Hash a token with `python -m assistant.review.auth hash TOKEN`.
     liaison_tokens: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -70,7 +88,7 @@ class Settings(BaseSettings):
     # Answers given with evidence below this (but above min_evidence) are reviewed first.
     review_low_evidence: float = Field(default=0.5, ge=0.0, le=1.0)
 
-    @field_validator("liaison_tokens", "maintainer_tokens", mode="before")
+    @field_validator("liaison_tokens", "maintainer_tokens", "trusted_proxies", mode="before")
     @classmethod
     def _split_tokens(cls, value: Any) -> Any:
         if isinstance(value, str):

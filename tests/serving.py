@@ -14,12 +14,17 @@ __all__ = ["serve_in_thread", "wait_healthy"]
 
 
 @contextmanager
-def serve_in_thread(app: Any, timeout: float = 60) -> Iterator[str]:
-    """Yield the base URL (with a trailing slash) while the app serves; stop it afterwards."""
+def serve_in_thread(app: Any, timeout: float = 60, settings: Any = None) -> Iterator[str]:
+    """Yield the base URL (with a trailing slash) while the app serves; stop it afterwards. With
+    `settings`, uvicorn is configured as `assistant serve` configures it."""
     import uvicorn
 
+    from assistant.api.server import server_config
+
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    config = (server_config(app, settings, host="127.0.0.1", port=port) if settings is not None
+              else uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"test-server-{port}", daemon=True)
     thread.start()
     deadline = time.monotonic() + timeout

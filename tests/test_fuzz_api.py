@@ -23,7 +23,7 @@ def api_schema(tmp_path_factory: pytest.TempPathFactory, embedder: object) -> ob
     root = tmp_path_factory.mktemp("fuzz")
     corpus = copy_seed(root / "corpus")
     config = Settings(corpus_dir=corpus, index_dir=root / "index", data_dir=root / "data",
-                      max_concurrent_requests=64)
+                      max_concurrent_requests=64, rate_limit_questions="", rate_limit_reports="")
     run_index(config)
     return schemathesis.openapi.from_asgi("/openapi.json", create_app(config, ui=False))
 

@@ -89,6 +89,10 @@ def crafted(assistant: Assistant, question: str, answer: str, *, refused: bool =
     return logged.answer_id
 
 
+def conversation_of(assistant: Assistant, answer_id: int) -> str:
+    return assistant.review.item(answer_id).conversation_id
+
+
 def verdict(client: TestClient, answer_id: int, **body: Any) -> dict[str, Any]:
     response = client.post(f"/api/review/items/{answer_id}/verdict", headers=AS_LIAISON, json=body)
     assert response.status_code == 200, response.text
@@ -109,7 +113,7 @@ def test_log_survives_a_restart(settings: Settings) -> None:
     answered = first.ask(QUESTION)
     refused = first.ask(UNRELATED)
     assert answered.answer_id and refused.answer_id and not answered.refused and refused.refused
-    first.review.feedback(answered.answer_id, False, "不够具体")
+    first.review.feedback(answered.answer_id, False, "不够具体", answered.conversation_id)
     chunk_id, _ = seed_passage(first)
     principal = TokenChecker(settings).require(LIAISON)
     from assistant.review.schemas import CitationPick, VerdictRequest
@@ -182,12 +186,15 @@ def test_queue_puts_what_needs_a_human_first(assistant: Assistant, client: TestC
     unhelpful = crafted(assistant, "概念验证体系包括什么？", f"{quoted}[1]")
     reviewed = crafted(assistant, "概念验证平台重点在哪个领域？", f"{quoted}[1]")
     handed = crafted(assistant, "概念验证平台由谁建设？", f"{quoted}[1]")
-    client.post("/api/feedback", json={"answer_id": unhelpful, "helpful": False, "comment": "没回答到点上"})
-    client.post("/api/feedback", json={"answer_id": new, "helpful": True})
+    for answer_id, helpful in ((unhelpful, False), (new, True)):
+        assert client.post("/api/feedback", json={"answer_id": answer_id, "helpful": helpful, "comment": "没回答到点上",
+                                                  "conversation_id": conversation_of(assistant, answer_id)}
+                           ).status_code == 200
     verdict(client, reviewed, verdict="correct")
-    first_handoff = client.post("/api/handoff", json={"answer_id": handed, "contact": "测试联系人 000-0000"})
+    first_handoff = client.post("/api/handoff", json={"answer_id": handed, "contact": "测试联系人 000-0000",
+                                                      "conversation_id": conversation_of(assistant, handed)})
     assert first_handoff.status_code == 200
-    conversation = assistant.conversations.get(None).id
+    conversation = conversation_of(assistant, new)
     second_handoff = client.post("/api/handoff", json={"conversation_id": conversation, "contact": "test@example.invalid",
                                                        "question": "想找人当面咨询概念验证平台"}).json()
 
@@ -215,7 +222,8 @@ def test_queue_puts_what_needs_a_human_first(assistant: Assistant, client: TestC
     # A verdict takes an item out; a later "not helpful" puts it back.
     verdict(client, new, verdict="correct")
     assert new not in {i for i, _ in queue(client)}
-    client.post("/api/feedback", json={"answer_id": new, "helpful": False})
+    client.post("/api/feedback", json={"answer_id": new, "helpful": False,
+                                       "conversation_id": conversation_of(assistant, new)})
     assert (new, "unhelpful") in queue(client)
 
 
@@ -378,7 +386,8 @@ def test_handoff_reaches_the_top_and_the_reply_reaches_the_conversation(
     crafted(assistant, "概念验证平台布局在哪里？", "x")
     refused = client.post("/api/ask", json={"question": UNRELATED}).json()
     conversation = refused["conversation_id"]
-    created = client.post("/api/handoff", json={"answer_id": refused["answer_id"], "contact": "测试联系人 000-0000"})
+    created = client.post("/api/handoff", json={"answer_id": refused["answer_id"], "contact": "测试联系人 000-0000",
+                                                "conversation_id": conversation})
     assert created.status_code == 200 and "conversation_id" not in created.json()  # no way to others' replies
     assert queue(client)[0] == (refused["answer_id"], "handoff")
     public = client.get(f"/api/conversations/{conversation}/handoffs").json()
@@ -406,25 +415,26 @@ def test_handoff_reaches_the_top_and_the_reply_reaches_the_conversation(
     public = client.get(f"/api/conversations/{conversation}/handoffs").json()["handoffs"]
     assert [h["reply"]["answer"] for h in public] == ["护照和签证不属于已收录政策的范围，请咨询出入境管理部门。", "已电话联系。"]
     assert other["answer_id"] not in {i for i, _ in queue(client)}
-    assert client.get("/api/conversations/unknown/handoffs").json()["handoffs"] == []
+    assert client.get(f"/api/conversations/{'0' * 32}/handoffs").json()["handoffs"] == []
 
 
 def test_feedback_and_handoff_input_errors(assistant: Assistant, client: TestClient) -> None:
-    answer_id = assistant.ask(QUESTION).answer_id
-    assert client.post("/api/feedback", json={"answer_id": 424242, "helpful": True}).status_code == 404
-    assert client.post("/api/feedback", json={"answer_id": answer_id}).status_code == 422
-    assert client.post("/api/feedback", json={"answer_id": answer_id, "helpful": True,
-                                              "conversation_id": "another"}).status_code == 404
-    lone_surrogate = f'{{"answer_id": {answer_id}, "helpful": true, "comment": "\\ud800好"}}'  # valid JSON
+    asked = assistant.ask(QUESTION)
+    answer_id, mine = asked.answer_id, asked.conversation_id
+    assert answer_id is not None
+    assert client.post("/api/feedback", json={"answer_id": 424242, "helpful": True,
+                                              "conversation_id": mine}).status_code == 404
+    assert client.post("/api/feedback", json={"answer_id": answer_id, "conversation_id": mine}).status_code == 422
+    lone_surrogate = (f'{{"answer_id": {answer_id}, "helpful": true, "comment": "\\ud800好", '
+                      f'"conversation_id": "{mine}"}}')  # valid JSON
     assert client.post("/api/feedback", content=lone_surrogate.encode(),
                        headers={"content-type": "application/json"}).status_code == 422
-    assistant.review.feedback(answer_id, True, "\ud800好")  # stored even if a caller lets one through
+    assistant.review.feedback(answer_id, True, "\ud800好", mine)  # stored even if a caller lets one through
     assert assistant.review.item(answer_id).feedback[0].comment == "\ufffd好"
-    assert client.post("/api/handoff", json={"contact": "x"}).status_code == 400
-    assert client.post("/api/handoff", json={"answer_id": answer_id}).status_code == 422
-    assert client.post("/api/handoff", json={"answer_id": answer_id, "contact": "   "}).status_code == 400
-    assert client.post("/api/handoff", json={"answer_id": answer_id, "contact": "x",
-                                             "conversation_id": "another"}).status_code == 404
+    assert client.post("/api/handoff", json={"contact": "x", "conversation_id": mine}).status_code == 400
+    assert client.post("/api/handoff", json={"answer_id": answer_id, "conversation_id": mine}).status_code == 422
+    assert client.post("/api/handoff", json={"answer_id": answer_id, "contact": "   ",
+                                             "conversation_id": mine}).status_code == 400
     bad = client.post(f"/api/review/items/{answer_id}/verdict", headers=AS_LIAISON,
                       json={"verdict": "needs_change", "corrected_answer": "某句。[2]", "citations": []})
     assert bad.status_code == 400 and "[2]" in bad.json()["detail"]
@@ -496,7 +506,7 @@ def test_every_protected_route_needs_a_valid_token(client: TestClient) -> None:
     assert client.get("/api/index/reindex", headers=AS_MAINTAINER).json()["state"] == "idle"
     # The enterprise side needs none.
     assert client.post("/api/ask", json={"question": QUESTION}).status_code == 200
-    assert client.get("/api/conversations/x/handoffs").status_code == 200
+    assert client.get(f"/api/conversations/{'0' * 32}/handoffs").status_code == 200
 
 
 def test_tokens_are_configured_as_digests(seed_index: Settings, tmp_path: Path,

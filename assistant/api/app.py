@@ -7,10 +7,12 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from assistant import __version__
 from assistant.api import routes_ask, routes_index, routes_review, routes_search, routes_upload
-from assistant.api.limits import LimitsMiddleware
+from assistant.api.errors import public_detail
+from assistant.api.limits import LimitsMiddleware, SecurityHeadersMiddleware
 from assistant.api.schemas import ErrorResponse
 from assistant.errors import AssistantError
 from assistant.review.auth import TokenChecker
@@ -22,6 +24,7 @@ _ERRORS = {
     401: "Missing or wrong token (protected routes)",
     403: "The token's role may not do this",
     404: "Unknown conversation or item",
+    408: "The request body did not arrive in time",
     409: "Conflict: a re-index is running, or the file exists",
     413: "Request body too large",
     422: "Request does not match the schema",
@@ -46,7 +49,8 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
 
     @app.exception_handler(AssistantError)
     async def assistant_error(request: Request, err: AssistantError) -> JSONResponse:
-        return JSONResponse({"detail": str(err)}, status_code=err.status)  # each error knows its status
+        # Each error knows its status; its text is the user's, without server paths.
+        return JSONResponse({"detail": public_detail(str(err), settings)}, status_code=err.status)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, err: RequestValidationError) -> JSONResponse:
@@ -60,9 +64,12 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
         app.include_router(module.router, responses=ERROR_RESPONSES)
     for router in (*routes_review.routers, routes_upload.router):  # tokens: routes_review.py
         app.include_router(router, responses=ERROR_RESPONSES)
-    app.add_middleware(LimitsMiddleware, max_concurrent=settings.max_concurrent_requests,
-                       max_body_bytes=settings.max_body_bytes,
-                       large_bodies={routes_upload.UPLOAD_PATH: settings.max_upload_bytes + 64 * 1024})
+    # Outermost last: security headers on every answer, then the client address, then the limits.
+    app.add_middleware(LimitsMiddleware, settings=settings,
+                       streamed_bodies={routes_upload.UPLOAD_PATH: settings.max_upload_bytes + 64 * 1024})
+    if settings.trust_proxy:
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
+    app.add_middleware(SecurityHeadersMiddleware)
 
     if ui:
         try:

@@ -1,43 +1,121 @@
-"""Backpressure and body limits: past a set concurrency the API answers 503 with Retry-After
-instead of queueing without bound; oversized bodies get 413 before they are read whole."""
+"""Backpressure, body limits, deadlines and per-client rate limits for /api/*.
+
+* A request body must arrive whole within `body_timeout_seconds` (else 408) and within its size
+  limit (else 413, whether announced by Content-Length or sent chunked). It is read here, before
+  anything else happens, so a client that sends half a body holds no capacity.
+* Only then does the request take one of `max_concurrent_requests` slots; past that the API
+  answers 503 with Retry-After instead of queueing without bound. The app then has
+  `request_timeout_seconds` to start answering, and a client must take each part of the answer
+  within that time (one that stops reading is cut off).
+* /api/health takes no slot and is never rate limited: it must answer while the API is busy.
+* Per client (its address: the peer, or the forwarded address when `trust_proxy` is on, see
+  app.py), questions (ask, chat stream, search) and reports (feedback, hand-off) are rate limited
+  with a moving window (the `limits` library); over the limit: 429 with Retry-After.
+* Uploads stream their multipart body to the route (which checks the token first), under the
+  same size limit and body timeout, outside the slots.
+"""
 
 from __future__ import annotations
 
 import json
+import math
 import threading
+import time
+from collections.abc import Sequence
 from typing import Any
 
+import anyio
+from limits import RateLimitItem, parse
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
+
+from assistant.settings import Settings
+
 Scope = dict[str, Any]
+HEALTH_PATH = "/api/health"
+RATE_GROUPS = {("POST", "/api/ask"): "questions", ("POST", "/api/chat/stream"): "questions",
+               ("GET", "/api/search"): "questions", ("POST", "/api/feedback"): "reports",
+               ("POST", "/api/handoff"): "reports"}
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class _BodyTimeout(Exception):
+    pass
 
 
 class LimitsMiddleware:
     """Pure ASGI middleware (streams are counted until they end)."""
 
-    def __init__(self, app: Any, max_concurrent: int, max_body_bytes: int, retry_after: int = 2,
-                 large_bodies: dict[str, int] | None = None) -> None:
+    def __init__(self, app: Any, settings: Settings, streamed_bodies: dict[str, int] | None = None,
+                 retry_after: int = 2) -> None:
         self.app = app
-        self.large_bodies = large_bodies or {}  # path → its own body limit (uploads)
-        self.max_concurrent = max_concurrent
-        self.max_body_bytes = max_body_bytes
+        self.streamed_bodies = streamed_bodies or {}  # path → its own body limit (uploads: not buffered)
+        self.max_concurrent = settings.max_concurrent_requests
+        self.max_body_bytes = settings.max_body_bytes
+        self.body_timeout = settings.body_timeout_seconds
+        self.request_timeout = settings.request_timeout_seconds
         self.retry_after = retry_after
+        self._rates: dict[str, RateLimitItem] = {
+            group: parse(rate) for group, rate in (("questions", settings.rate_limit_questions),
+                                                   ("reports", settings.rate_limit_reports)) if rate.strip()}
+        self._limiter = MovingWindowRateLimiter(MemoryStorage())
         self._active = 0
         self._lock = threading.Lock()
 
-    async def _reply(self, send: Any, status: int, detail: str, headers: list[tuple[bytes, bytes]]) -> None:
+    async def _reply(self, send: Any, status: int, detail: str, headers: Sequence[tuple[bytes, bytes]] = ()
+                     ) -> None:
         body = json.dumps({"detail": detail}).encode()
         await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-type", b"application/json"),
                                 (b"content-length", str(len(body)).encode()), *headers]})
         await send({"type": "http.response.body", "body": body})
 
+    def _rate_limited(self, scope: Scope) -> int | None:
+        """Seconds to wait when this client is over its rate for this route, else None (and counted)."""
+        group = RATE_GROUPS.get((scope["method"], scope["path"]))
+        rate = self._rates.get(group or "")
+        if group is None or rate is None:
+            return None
+        client = (scope.get("client") or ("unknown", 0))[0]
+        if self._limiter.hit(rate, group, client):
+            return None
+        reset = self._limiter.get_window_stats(rate, group, client).reset_time
+        return max(1, math.ceil(reset - time.time()))
+
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http" or not scope["path"].startswith("/api/"):
             await self.app(scope, receive, send)
             return
-        limit = self.large_bodies.get(scope["path"], self.max_body_bytes)
+        if scope["path"] == HEALTH_PATH:
+            await self.app(scope, receive, send)
+            return
+        wait = self._rate_limited(scope)
+        if wait is not None:
+            await self._reply(send, 429, f"too many requests from this address; retry in {wait} s",
+                              [(b"retry-after", str(wait).encode())])
+            return
+        streamed = scope["path"] in self.streamed_bodies
+        limit = self.streamed_bodies.get(scope["path"], self.max_body_bytes)
         length = dict(scope.get("headers") or []).get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > limit):
-            await self._reply(send, 413, f"request body larger than {limit} bytes", [])
+            await self._reply(send, 413, f"request body larger than {limit} bytes")
+            return
+        if streamed:
+            await self._streamed(scope, receive, send, limit)
+            return
+        try:
+            body = await self._read_body(receive, limit)
+        except _TooLarge:
+            await self._reply(send, 413, f"request body larger than {limit} bytes")
+            return
+        except _BodyTimeout:
+            await self._reply(send, 408, f"the request body did not arrive within {self.body_timeout:g} s",
+                              [(b"connection", b"close")])
+            return
+        if body is None:  # the client went away
             return
         with self._lock:
             busy = self._active >= self.max_concurrent
@@ -47,11 +125,63 @@ class LimitsMiddleware:
             await self._reply(send, 503, "the server is busy; retry shortly",
                               [(b"retry-after", str(self.retry_after).encode())])
             return
+        try:
+            await self._run(scope, _replay(body, receive), send)
+        finally:
+            with self._lock:
+                self._active -= 1
+
+    async def _read_body(self, receive: Any, limit: int) -> bytes | None:
+        chunks: list[bytes] = []
         received = 0
+        with anyio.move_on_after(self.body_timeout) as deadline:
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    return None
+                chunk = message.get("body", b"")
+                received += len(chunk)
+                if received > limit:
+                    raise _TooLarge
+                chunks.append(chunk)
+                if not message.get("more_body", False):
+                    return b"".join(chunks)
+        assert deadline.cancelled_caught
+        raise _BodyTimeout
+
+    async def _run(self, scope: Scope, receive: Any, send: Any) -> None:
+        """The app must start its answer within the request deadline (else 503); after that, every
+        part of the answer must be taken by the client within the same time (else it is cut off),
+        so a long export streams on while a client that stops reading frees its slot."""
+        started = False
+        with anyio.CancelScope(deadline=anyio.current_time() + self.request_timeout) as deadline:
+
+            async def tracked_send(message: Any) -> None:
+                nonlocal started
+                if message["type"] == "http.response.start":
+                    started = True
+                    deadline.deadline = math.inf
+                with anyio.fail_after(self.request_timeout):
+                    await send(message)
+
+            try:
+                await self.app(scope, receive, tracked_send)
+            except TimeoutError:  # the client stopped reading
+                return
+        if deadline.cancelled_caught and not started:
+            await self._reply(send, 503, "the request took too long; retry shortly",
+                              [(b"retry-after", str(self.retry_after).encode())])
+
+    async def _streamed(self, scope: Scope, receive: Any, send: Any, limit: int) -> None:
+        received = 0
+        body_deadline = anyio.current_time() + self.body_timeout
 
         async def limited_receive() -> Any:
             nonlocal received
-            message = await receive()
+            with anyio.move_on_after(max(0.0, body_deadline - anyio.current_time())) as waited:
+                message = await receive()
+            if waited.cancelled_caught:
+                raise _BodyTimeout
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
@@ -59,13 +189,55 @@ class LimitsMiddleware:
             return message
 
         try:
-            await self.app(scope, limited_receive, send)
+            await self._run(scope, limited_receive, send)
         except _TooLarge:
-            await self._reply(send, 413, f"request body larger than {limit} bytes", [])
-        finally:
-            with self._lock:
-                self._active -= 1
+            await self._reply(send, 413, f"request body larger than {limit} bytes")
+        except _BodyTimeout:
+            await self._reply(send, 408, f"the request body did not arrive within {self.body_timeout:g} s",
+                              [(b"connection", b"close")])
 
 
-class _TooLarge(Exception):
-    pass
+def _replay(body: bytes, receive: Any) -> Any:
+    """A receive that hands the app the body read already, then waits for the disconnect."""
+    sent = False
+
+    async def replay() -> Any:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+class SecurityHeadersMiddleware:
+    """X-Frame-Options, a Content-Security-Policy and nosniff on every response (the chat page too).
+
+    The policy allows what the Gradio page needs from its own origin (its inline scripts and
+    styles, its server-sent events and websockets, data:/blob: images) and nothing from elsewhere;
+    no other site may frame the page."""
+
+    CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-eval'; "
+           "style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; font-src 'self' data:; "
+           "media-src 'self' data: blob:; connect-src 'self' ws: wss:; worker-src 'self' blob:; "
+           "frame-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'self'")
+    HEADERS = ((b"x-frame-options", b"SAMEORIGIN"), (b"content-security-policy", CSP.encode()),
+               (b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"same-origin"))
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                present = {name.lower() for name, _ in message.get("headers", [])}
+                extra = [(k, v) for k, v in self.HEADERS if k not in present]
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, with_headers)

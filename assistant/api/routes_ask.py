@@ -11,6 +11,7 @@ from sse_starlette.sse import EventSourceResponse
 
 from assistant.answer.base import Delta
 from assistant.api.deps import AssistantDep
+from assistant.api.errors import public_detail
 from assistant.api.schemas import AskRequest, AskResponse
 from assistant.errors import AssistantError
 from assistant.service import AnswerEvent, Retrieved
@@ -49,7 +50,8 @@ async def chat_stream(body: AskRequest, assistant: AssistantDep) -> EventSourceR
             for event in assistant.answer_stream(question, conversation, body.top_k):
                 yield _sse(event)
         except AssistantError as err:
-            yield {"event": "error", "data": json.dumps({"detail": str(err)}, ensure_ascii=False)}
+            yield {"event": "error", "data": json.dumps({"detail": public_detail(str(err), assistant.settings)},
+                                                       ensure_ascii=False)}
 
     async def events() -> AsyncIterator[dict[str, str]]:
         async for item in iterate_in_threadpool(produce()):

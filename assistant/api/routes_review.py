@@ -12,10 +12,11 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
 
 from assistant.api.deps import AssistantDep, LiaisonDep, MaintainerDep, require_liaison, require_maintainer
 from assistant.api.schemas_review import (
+    CONVERSATION_ID,
     MAX_ID,
     FeedbackCreated,
     FeedbackRequest,
@@ -52,19 +53,21 @@ routers = (public, review, maintenance)
 
 @public.post("/feedback", response_model=FeedbackCreated)
 def feedback(body: FeedbackRequest, assistant: AssistantDep) -> FeedbackCreated:
-    """Helpful or not, with an optional comment, on an answer (its `answer_id` from /api/ask)."""
+    """Helpful or not, with an optional comment, on an answer (its `answer_id` and `conversation_id`
+    from /api/ask; an answer of another conversation is 404)."""
     return FeedbackCreated(id=assistant.review.feedback(body.answer_id, body.helpful, body.comment,
                                                         body.conversation_id))
 
 
 @public.post("/handoff", response_model=HandoffCreated)
 def handoff(body: HandoffRequest, assistant: AssistantDep) -> HandoffCreated:
-    """Pass a question to a liaison (by `answer_id`, or `conversation_id` + `question`) with a contact line."""
+    """Pass a question to a liaison (`conversation_id` with the `answer_id` of one of its answers, or with
+    a `question`) and a contact line. Handing off the same answer again returns the open hand-off."""
     return assistant.review.handoff(body.contact, body.answer_id, body.conversation_id, body.question)
 
 
 @public.get("/conversations/{conversation_id}/handoffs", response_model=ConversationHandoffs)
-def conversation_handoffs(conversation_id: Annotated[str, Path(min_length=1, max_length=128)],
+def conversation_handoffs(conversation_id: Annotated[str, Path(pattern=CONVERSATION_ID)],
                           assistant: AssistantDep) -> ConversationHandoffs:
     """The questions this conversation passed to liaisons, and the liaisons' answers."""
     return assistant.review.conversation_handoffs(conversation_id)
@@ -139,10 +142,10 @@ def export(
     """The log (`table=answers`, one row per answer with its latest feedback and verdict) or the
     verdict history (`table=verdicts`), for reporting."""
     flt = QueueFilter(status=status, date_from=date_from, date_to=date_to, document=document, q=q)
-    body = "".join(assistant.review.export(table, format, flt))
+    chunks = assistant.review.export(table, format, flt)  # read from the log while it is sent
     media = "text/csv; charset=utf-8" if format == "csv" else "application/x-ndjson; charset=utf-8"
     filename = f"review-{table}.{format}"
-    return Response(body, media_type=media,
+    return StreamingResponse(chunks, media_type=media,
                              headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 

@@ -7,6 +7,9 @@ from pydantic import BaseModel, Field
 from assistant.review.schemas import CitationPick, Verdict
 
 MAX_ID = 2**62
+# Conversation ids are uuid4 hex (assistant/answer/conversation.py): unguessable, so holding one
+# is what shows an answer is yours to rate or hand off, and a hand-off's reply yours to read.
+CONVERSATION_ID = r"^[0-9a-f]{32}$"
 
 
 class VerdictRequest(Verdict):
@@ -15,8 +18,7 @@ class VerdictRequest(Verdict):
 
 class FeedbackRequest(BaseModel):
     answer_id: int = Field(ge=1, le=MAX_ID)
-    conversation_id: str | None = Field(None, min_length=1, max_length=128,
-                                        description="When given, the answer must belong to this conversation")
+    conversation_id: str = Field(pattern=CONVERSATION_ID, description="The conversation the answer belongs to")
     helpful: bool
     comment: str | None = Field(None, max_length=2000)
 
@@ -27,7 +29,7 @@ class FeedbackCreated(BaseModel):
 
 class HandoffRequest(BaseModel):
     answer_id: int | None = Field(None, ge=1, le=MAX_ID)
-    conversation_id: str | None = Field(None, min_length=1, max_length=128)
+    conversation_id: str = Field(pattern=CONVERSATION_ID, description="The conversation the answer belongs to")
     question: str | None = Field(None, min_length=1, max_length=2000)
     contact: str = Field(min_length=1, max_length=200, description="How the liaison can reach the enterprise")
 

@@ -17,6 +17,7 @@ import zipfile
 from pathlib import Path
 
 from assistant.errors import InputError
+from assistant.load import discover
 from assistant.load.decode import DecodeError, decode_text
 from assistant.load.parse import SUPPORTED_SUFFIXES
 
@@ -29,17 +30,45 @@ class UploadRejected(InputError):
     """The upload is refused; the message says why."""
 
 
+class UploadConflict(UploadRejected):
+    """A file of that name (or of a name differing only in case) is already in the corpus (HTTP 409)."""
+
+    status = 409
+    zh_default = "语料目录中已有同名文件。"
+
+
 def safe_name(name: str) -> str:
-    """A plain file name inside the corpus folder, or UploadRejected (path traversal, hidden, odd)."""
+    """A plain file name inside the corpus folder that indexing will pick up, or UploadRejected
+    (path traversal, hidden, odd, invisible or direction-changing characters, not indexed)."""
     name = unicodedata.normalize("NFC", name or "").strip()
     if not name or "\x00" in name or "/" in name or "\\" in name or name in (".", "..") or ".." in name:
         raise UploadRejected(f"file name {name[:80]!r} is not allowed: give a plain file name without folders")
     if name.startswith(".") or len(name) > 150 or re.search(r"[\x00-\x1f<>:\"|?*]", name):
         raise UploadRejected(f"file name {name[:80]!r} is not allowed")
+    hidden = [f"U+{ord(c):04X}" for c in name if unicodedata.category(c) in ("Cf", "Cc", "Co", "Cn", "Zl", "Zp")]
+    if hidden:  # U+202E shows "txt.exe" as "exe.txt"; zero-width characters make look-alike names
+        raise UploadRejected(f"file name contains invisible or text-direction characters ({', '.join(hidden[:3])})")
     if Path(name).suffix.lower() not in SUPPORTED_SUFFIXES:
         raise UploadRejected(f"file type {Path(name).suffix or '(none)'} is not accepted; "
                              f"accepted: {', '.join(SUPPORTED_SUFFIXES)}")
+    with tempfile.TemporaryDirectory() as folder:  # ask indexing itself whether it would pick the name up
+        (Path(folder) / name).touch()
+        if not discover(Path(folder)):
+            raise UploadRejected(f"a file named {name!r} is not indexed (README files and metadata sidecars "
+                                 "are notes for maintainers): give the policy file another name")
     return name
+
+
+def check_target(corpus_dir: Path, name: str, replace: bool) -> bool:
+    """Whether `name` replaces a corpus file. Refused (409): an existing file unless `replace`, and a
+    name differing from an existing one only in case (one file to some systems, two to others)."""
+    existing = {p.name for p in corpus_dir.iterdir()} if corpus_dir.is_dir() else set()
+    twins = [other for other in existing if other != name and other.casefold() == name.casefold()]
+    if twins:
+        raise UploadConflict(f"the corpus already has {twins[0]!r}, which differs from {name!r} only in case")
+    if name in existing and not replace:
+        raise UploadConflict(f"the corpus already has {name!r}; upload with ?replace=true to overwrite it")
+    return name in existing
 
 
 def _check_zip(data: bytes) -> None:

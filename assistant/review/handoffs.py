@@ -11,29 +11,41 @@ from assistant.types import Citation
 
 def create(log: ReviewLog, contact: str, answer_id: int | None = None, conversation_id: str | None = None,
            question: str | None = None) -> HandoffCreated:
-    """Pass a question to a liaison: a logged answer by id, or a conversation's question."""
+    """Pass a question to a liaison: an answer of the conversation by id, or a question in a
+    conversation that has logged answers. The same answer (or question) handed off again while
+    its hand-off is open returns that hand-off: one item for the liaison, not one per click."""
     contact = (contact or "").strip()
     if not contact:
         raise ReviewInputError("please give a contact line (phone or e-mail) for the liaison")
     if answer_id is not None:
-        row = repository.answer(log, answer_id)
-        if row is None:
-            raise ReviewNotFoundError(f"no logged answer with id {answer_id}")
-        if conversation_id is not None and conversation_id != row.conversation_id:
-            raise ReviewNotFoundError(f"no logged answer with id {answer_id} in this conversation")
+        row = require_answer(log, answer_id, conversation_id)
         conversation_id = row.conversation_id
         question = (question or "").strip() or row.question
     else:
         question = (question or "").strip()
         if not conversation_id or not question:
             raise ReviewInputError("give the answer_id of the answer, or the conversation_id and the question")
+        if not repository.conversation_logged(log, conversation_id):
+            raise ReviewNotFoundError("no logged answers in this conversation")
     with log.transaction():
+        duplicate = repository.open_handoff_like(log, conversation_id, answer_id, question)
+        if duplicate is not None:
+            return HandoffCreated(id=duplicate.id, answer_id=duplicate.answer_id)
         if answer_id is None:
             answer_id = repository.insert_answer(log, origin="handoff", conversation_id=conversation_id,
                                                  question=question, query=question, answer="", refused=False)
         handoff_id = repository.insert_handoff(log, answer_id=answer_id, conversation_id=conversation_id,
                                                question=question, contact=contact)
     return HandoffCreated(id=handoff_id, answer_id=answer_id)
+
+
+def require_answer(log: ReviewLog, answer_id: int, conversation_id: str | None) -> repository.AnswerRow:
+    """The logged answer, if it belongs to this conversation: whoever does not hold the
+    conversation id gets the same 404 as for an answer that does not exist."""
+    row = repository.answer(log, answer_id)
+    if row is None or conversation_id != row.conversation_id:
+        raise ReviewNotFoundError(f"no logged answer with id {answer_id} in this conversation")
+    return row
 
 
 def of_conversation(log: ReviewLog, conversation_id: str) -> ConversationHandoffs:

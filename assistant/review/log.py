@@ -4,6 +4,9 @@ One SQLite file (settings.review_db_path, under the data folder) in WAL mode wit
 logged answer survives a crash or restart and readers never block the writer; several server
 processes may share it (busy timeout). Every table is append-only, enforced by triggers: a verdict,
 a hand-off reply or a curated answer's staleness is a new row, so history is never overwritten.
+The one deletion allowed is retention (`review_retention_days`): an answer no liaison acted on,
+with its documents and feedback. The triggers refuse to delete an answer that has a verdict, a
+hand-off or a curated answer made from it, whatever the caller does.
 
 Times are ISO 8601 in China Standard Time (UTC+8, no daylight saving): all rows carry the same
 offset, so they sort and compare as text, and a date filter "2025-03-01" means that day in China.
@@ -23,7 +26,7 @@ from typing import Any
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 CHINA = timezone(timedelta(hours=8), "CST")
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 TABLES = ("answers", "answer_documents", "feedback", "verdicts", "curated", "curated_events", "handoffs",
           "handoff_replies")
@@ -128,10 +131,23 @@ CREATE INDEX IF NOT EXISTS handoff_replies_handoff ON handoff_replies (handoff_i
 """
 
 
+# Rows retention may delete, and the answer id each belongs to.
+PRUNABLE = {"answers": "OLD.id", "answer_documents": "OLD.answer_id", "feedback": "OLD.answer_id"}
+_ACTED_ON = ("EXISTS (SELECT 1 FROM verdicts WHERE answer_id = {a}) OR EXISTS (SELECT 1 FROM handoffs "
+             "WHERE answer_id = {a}) OR EXISTS (SELECT 1 FROM curated WHERE answer_id = {a})")
+
+
 def append_only_triggers() -> str:
-    parts = []
+    parts = [f"DROP TRIGGER IF EXISTS {table}_no_delete;" for table in PRUNABLE]  # schema 1 forbade all
     for table in TABLES:
         for action in ("UPDATE", "DELETE"):
+            if action == "DELETE" and table in PRUNABLE:
+                parts.append(
+                    f"CREATE TRIGGER IF NOT EXISTS {table}_keep_acted_on BEFORE DELETE ON {table} "
+                    f"WHEN {_ACTED_ON.format(a=PRUNABLE[table])} "
+                    f"BEGIN SELECT RAISE(ABORT, '{table}: rows a liaison acted on are kept'); END;"
+                )
+                continue
             parts.append(
                 f"CREATE TRIGGER IF NOT EXISTS {table}_no_{action.lower()} BEFORE {action} ON {table} "
                 f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END;"
@@ -168,7 +184,7 @@ class ReviewLog:
         self._conn.execute("PRAGMA synchronous=FULL")
         self._conn.execute("PRAGMA foreign_keys=ON")
         with self.transaction() as conn:
-            for statement in (SCHEMA + append_only_triggers()).split(";\n"):
+            for statement in (SCHEMA + "\n" + append_only_triggers()).split(";\n"):
                 if statement.strip():
                     conn.execute(statement)
             conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")

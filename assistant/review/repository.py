@@ -183,6 +183,19 @@ def answer_documents(log: ReviewLog, answer_id: int) -> list[DocumentRow]:
         "SELECT source, title, sha256 FROM answer_documents WHERE answer_id = ?", (answer_id,))]
 
 
+def prune_unreviewed(log: ReviewLog, before: str) -> int:
+    """Delete answers created before `before` that no liaison acted on (no verdict, hand-off or
+    curated answer made from them), with their documents and feedback; the number deleted."""
+    prunable = ("SELECT id FROM answers a WHERE a.created_at < :before "
+                "AND NOT EXISTS (SELECT 1 FROM verdicts v WHERE v.answer_id = a.id) "
+                "AND NOT EXISTS (SELECT 1 FROM handoffs h WHERE h.answer_id = a.id) "
+                "AND NOT EXISTS (SELECT 1 FROM curated c WHERE c.answer_id = a.id)")
+    with log.transaction():
+        log.execute(f"DELETE FROM feedback WHERE answer_id IN ({prunable})", {"before": before})
+        log.execute(f"DELETE FROM answer_documents WHERE answer_id IN ({prunable})", {"before": before})
+        return log.execute(f"DELETE FROM answers WHERE id IN ({prunable})", {"before": before})
+
+
 # --- feedback --------------------------------------------------------------------------------------
 
 def insert_feedback(log: ReviewLog, answer_id: int, helpful: bool, comment: str) -> int:
@@ -267,6 +280,20 @@ def open_handoffs(log: ReviewLog, answer_id: int) -> list[HandoffRow]:
     return [_handoff(r) for r in log.rows(
         "SELECT * FROM handoffs h WHERE answer_id = ? AND NOT EXISTS "
         "(SELECT 1 FROM handoff_replies r WHERE r.handoff_id = h.id) ORDER BY id", (answer_id,))]
+
+
+def open_handoff_like(log: ReviewLog, conversation_id: str, answer_id: int | None, question: str
+                      ) -> HandoffRow | None:
+    """An unanswered hand-off of this answer, or (no answer given) of this question in this conversation."""
+    where, params = (("h.answer_id = ?", [answer_id]) if answer_id is not None
+                     else ("h.conversation_id = ? AND h.question = ?", [conversation_id, question]))
+    row = log.row(f"SELECT * FROM handoffs h WHERE {where} AND NOT EXISTS "
+                  "(SELECT 1 FROM handoff_replies r WHERE r.handoff_id = h.id) ORDER BY id LIMIT 1", params)
+    return None if row is None else _handoff(row)
+
+
+def conversation_logged(log: ReviewLog, conversation_id: str) -> bool:
+    return log.scalar("SELECT 1 FROM answers WHERE conversation_id = ? LIMIT 1", (conversation_id,)) is not None
 
 
 def handoff_count(log: ReviewLog, answer_id: int) -> int:

@@ -15,7 +15,9 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from typing import Any
 
 from assistant.errors import AssistantError
@@ -28,7 +30,7 @@ from assistant.review.curation import Curation
 from assistant.review.errors import ReviewInputError, ReviewNotFoundError
 from assistant.review.export import Format, Table
 from assistant.review.export import export as export_rows
-from assistant.review.log import ReviewLog, clean, now
+from assistant.review.log import CHINA, ReviewLog, clean, now
 from assistant.review.picks import cites_any, resolve_citations
 from assistant.review.queue import QueueFilter
 from assistant.review.schemas import (
@@ -58,6 +60,7 @@ from assistant.types import Answer, Citation, citation
 log = logging.getLogger(__name__)
 
 __all__ = ["ReviewInputError", "ReviewNotFoundError", "ReviewService"]
+PRUNE_EVERY = 3600.0  # seconds between retention passes
 
 
 class ReviewService:
@@ -67,6 +70,7 @@ class ReviewService:
         self.retriever = retriever or Retriever(index, settings.candidates)
         self._log: ReviewLog | None = None
         self._open_lock = threading.Lock()
+        self._pruned_at = 0.0  # monotonic time of the last retention pass
         self.curation = Curation(lambda: self.log, lambda texts: self.index.embedder.encode(texts),
                                  settings.curated_threshold)
 
@@ -84,6 +88,23 @@ class ReviewService:
                     self._log = ReviewLog(self.settings.review_db_path)
         return self._log
 
+    def prune(self, *, force: bool = False) -> int:
+        """Retention: delete answers older than `review_retention_days` that no liaison acted on.
+        Runs at most hourly (from `record`) unless forced; the number of answers deleted."""
+        days = self.settings.review_retention_days
+        if not self.enabled or days <= 0 or (not force and time.monotonic() - self._pruned_at < PRUNE_EVERY):
+            return 0
+        self._pruned_at = time.monotonic()
+        before = (datetime.now(CHINA) - timedelta(days=days)).isoformat(timespec="microseconds")
+        try:
+            deleted = repository.prune_unreviewed(self.log, before)
+        except (sqlite3.Error, OSError) as err:
+            log.error("old log rows could not be pruned: %s", err)
+            return 0
+        if deleted:
+            log.info("retention: %d answers older than %d days deleted", deleted, days)
+        return deleted
+
     def close(self) -> None:
         if self._log is not None:
             self._log.close()
@@ -95,6 +116,7 @@ class ReviewService:
         """Log one answer; return it with its `answer_id` (unchanged when not logged)."""
         if not (self.enabled and logged):
             return response
+        self.prune()
         try:
             answer_id = self._insert_answer(response, question, evidence, origin, curated_id)
         except (sqlite3.Error, OSError) as err:
@@ -165,9 +187,8 @@ class ReviewService:
 
     def feedback(self, answer_id: int, helpful: bool, comment: str | None = None,
                  conversation_id: str | None = None) -> int:
-        row = self._answer_row(answer_id)
-        if conversation_id is not None and conversation_id != row.conversation_id:
-            raise ReviewNotFoundError(f"no logged answer with id {answer_id} in this conversation")
+        """Only from the conversation the answer belongs to (else 404, as for no such answer)."""
+        handoffs.require_answer(self.log, answer_id, conversation_id)
         return repository.insert_feedback(self.log, answer_id, helpful, (comment or "").strip())
 
     def handoff(self, contact: str, answer_id: int | None = None, conversation_id: str | None = None,
