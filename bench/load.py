@@ -42,7 +42,8 @@ def main() -> None:
     questions = [json.loads(line)["question"] for line in EVAL.read_text(encoding="utf-8").splitlines() if line]
     port = free_port()
     env = {**os.environ, "ASSISTANT_INDEX_DIR": str(args.index), "HF_HUB_OFFLINE": "1", "ASSISTANT_REVIEW_LOG": "false",
-           "ASSISTANT_MAX_CONCURRENT_REQUESTS": str(args.max_concurrent)}
+           "ASSISTANT_MAX_CONCURRENT_REQUESTS": str(args.max_concurrent),
+           "ASSISTANT_RATE_LIMIT_QUESTIONS": ""}  # every client is this machine: measure capacity, not the limit
     server = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory", "assistant.api.app:create_api",
                                "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
                               env=env, cwd=ROOT)

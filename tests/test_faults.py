@@ -122,7 +122,7 @@ def test_backpressure_answers_503_with_retry_after(tmp_path: Path, embedder: obj
     corpus = tmp_path / "corpus"
     copy_seed(corpus)
     settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", data_dir=tmp_path / "data",
-                        max_concurrent_requests=2)
+                        max_concurrent_requests=2, rate_limit_questions="")  # one address: no rate limit here
     run_index(settings)
     assistant = Assistant(settings, LiveIndex(settings, embedder=embedder))  # type: ignore[arg-type]
     statuses: list[int] = []
