@@ -203,22 +203,25 @@ def test_retention_prunes_old_unreviewed_answers_and_keeps_reviewed_ones(assista
     log = review.log
     old = (datetime.now(CHINA) - timedelta(days=200)).isoformat(timespec="microseconds")
 
-    def logged(created_at: str) -> int:
+    def logged(created_at: str, conversation: str = "") -> int:
         answer_id = log.insert("answers", {"created_at": created_at, "origin": "assistant",
-                                           "conversation_id": uuid.uuid4().hex, "question": "q", "query": "q",
-                                           "answer": "a", "refused": 0})
+                                           "conversation_id": conversation or uuid.uuid4().hex, "question": "q",
+                                           "query": "q", "answer": "a", "refused": 0})
         log.insert("answer_documents", {"answer_id": answer_id, "source": "s.txt", "title": "t"})
         log.insert("feedback", {"answer_id": answer_id, "created_at": created_at, "helpful": 0})
         return answer_id
 
+    logged(old, "early")
+    recent = assistant.ask(QUESTION).answer_id  # logging an answer runs the first retention pass
+    assert recent is not None and not repository.conversation_logged(log, "early")
+
     forgotten, judged, handed = logged(old), logged(old), logged(old)
-    recent = assistant.ask(QUESTION).answer_id
-    assert recent is not None
     log.insert("verdicts", {"answer_id": judged, "created_at": old, "reviewer": "wang", "role": "liaison",
                             "verdict": "incorrect"})
     log.insert("handoffs", {"created_at": old, "answer_id": handed, "conversation_id": "c", "question": "q",
                             "contact": "x"})
 
+    assert review.prune() == 0  # at most hourly unless forced
     assert review.prune(force=True) == 1
     assert repository.answer(log, forgotten) is None and repository.feedback_of(log, forgotten) == []
     for kept in (judged, handed, recent):

@@ -70,7 +70,7 @@ class ReviewService:
         self.retriever = retriever or Retriever(index, settings.candidates)
         self._log: ReviewLog | None = None
         self._open_lock = threading.Lock()
-        self._pruned_at = 0.0  # monotonic time of the last retention pass
+        self._pruned_at: float | None = None  # monotonic time of the last retention pass
         self.curation = Curation(lambda: self.log, lambda texts: self.index.embedder.encode(texts),
                                  settings.curated_threshold)
 
@@ -92,7 +92,8 @@ class ReviewService:
         """Retention: delete answers older than `review_retention_days` that no liaison acted on.
         Runs at most hourly (from `record`) unless forced; the number of answers deleted."""
         days = self.settings.review_retention_days
-        if not self.enabled or days <= 0 or (not force and time.monotonic() - self._pruned_at < PRUNE_EVERY):
+        recently = self._pruned_at is not None and time.monotonic() - self._pruned_at < PRUNE_EVERY
+        if not self.enabled or days <= 0 or (recently and not force):
             return 0
         self._pruned_at = time.monotonic()
         before = (datetime.now(CHINA) - timedelta(days=days)).isoformat(timespec="microseconds")
