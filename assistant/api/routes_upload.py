@@ -31,5 +31,6 @@ async def upload(file: Annotated[UploadFile, File(description="A .txt .md .html 
     if len(data) > settings.max_upload_bytes:
         raise UploadRejected(f"the file is larger than {settings.max_upload_bytes >> 20} MB")
     target, title = await run_in_threadpool(accept_upload, settings.corpus_dir, file.filename or "", data,
-                                            settings.max_upload_bytes, settings.upload_parse_seconds)
+                                            settings.max_upload_bytes, settings.upload_parse_seconds,
+                                            settings.upload_parse_memory_mb, settings.upload_parse_workers)
     return UploadAccepted(source=target.name, bytes=len(data), title=title)
