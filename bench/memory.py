@@ -90,7 +90,7 @@ def main() -> None:
             except UnknownConversationError:
                 lost_users += 1
                 users[user] = assistant.ask("天津布局建设了多少家概念验证平台？").conversation_id
-        if n % 1000 == 999:
+        if n % 100 == 99:
             peak = max(peak, process.memory_info().rss)
             print(f"{n + 1:>6} questions  rss {process.memory_info().rss / MiB:7.0f} MiB  "
                   f"tokenizer cache {keyword._cache.currsize / MiB:5.1f} MiB  "
