@@ -1,12 +1,16 @@
 """Memory under hostile variety: 20,000 distinct long questions through Assistant.ask.
 
-    nice -n 10 python bench/memory.py [--questions 20000] [--chars 900] [--users 20]
+    nice -n 10 python -m bench.memory [--questions 20000] [--chars 900] [--users 20]
 
 Indexes the seed document in a temporary folder, then asks N distinct long questions, each in a new
 conversation (the hostile pattern: every cache key and every conversation is new), while a few "real
 users" keep continuing their own conversations. Prints RSS before and after (target: < 2 GiB after),
 the tokenizer cache's size, how many conversations the store holds and whether every real user's
-conversation survived the flood; writes the figures to bench/results/memory.json.
+conversation survived the flood; writes the figures to bench/results/memory.json (every 100
+questions too, with "finished": false, so a stopped run keeps its figures).
+
+Each 900-character question costs ~0.8 s of query embedding on one CPU core, so the full run takes
+hours on a shared machine.
 """
 
 from __future__ import annotations
@@ -14,22 +18,18 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import psutil
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from assistant.errors import UnknownConversationError  # noqa: E402
-from assistant.indexing.service import run_index  # noqa: E402
-from assistant.service import Assistant  # noqa: E402
-from assistant.settings import Settings  # noqa: E402
-from assistant.store import keyword  # noqa: E402
-from tests.lawdb import copy_seed  # noqa: E402
+from assistant.errors import UnknownConversationError
+from assistant.indexing.service import run_index
+from assistant.service import Assistant
+from assistant.settings import Settings
+from assistant.store import keyword
+from bench.helpers import copy_seed, write_results
 
 # Question vocabulary (not policy text): words an enterprise's question is made of.
 WORDS = ["企业", "申请", "补贴", "条件", "材料", "概念验证", "平台", "中试", "天津", "科技成果", "转化", "资金",
@@ -54,7 +54,6 @@ def main() -> None:
     parser.add_argument("--questions", type=int, default=20000)
     parser.add_argument("--chars", type=int, default=900)
     parser.add_argument("--users", type=int, default=20)
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "memory.json")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="bench-memory-"))
     settings = Settings(corpus_dir=copy_seed(root / "corpus"), index_dir=root / "index", data_dir=root / "data")
@@ -80,7 +79,6 @@ def main() -> None:
             "ok": rss < 2048 * MiB and lost_users == 0,
         }
 
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     for n in range(args.questions):
         assistant.ask(question(rng, n, args.chars))
         if n % 50 == 0:  # real users keep talking, now and then
@@ -96,12 +94,11 @@ def main() -> None:
                   f"tokenizer cache {keyword._cache.currsize / MiB:5.1f} MiB  "
                   f"conversations {len(assistant.conversations)}  {time.perf_counter() - started:6.0f} s",
                   flush=True)
-            # Figures so far, in case the run is stopped (one long question costs ~0.8 s of embedding).
-            args.out.write_text(json.dumps({**figures(n + 1), "finished": False}, indent=1) + "\n", encoding="utf-8")
+            write_results("memory", {**figures(n + 1), "finished": False})  # kept if the run is stopped
     result = {**figures(args.questions), "finished": True,
               "longest_real_user_turns": max(len(assistant.conversations.get(u).turns) for u in users)}
     print(json.dumps(result, indent=1))
-    args.out.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    write_results("memory", result)
 
 
 if __name__ == "__main__":
