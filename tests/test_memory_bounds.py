@@ -20,9 +20,9 @@ def _long_texts(count: int, chars: int, seed: int = 7) -> list[str]:
 
 
 def test_tokenizer_cache_is_bounded_in_bytes_and_counts_what_it_holds(monkeypatch: pytest.MonkeyPatch) -> None:
-    budget = 256 * 1024
+    budget = 128 * 1024
     monkeypatch.setattr(keyword, "_cache", LRUCache(maxsize=budget, getsizeof=keyword._size))
-    texts = _long_texts(150, 600)
+    texts = _long_texts(80, 600)
     keyword.tokenize("预热分词词典")  # jieba loads its dictionary once; that is not the cache
     tracemalloc.start()
     try:
