@@ -45,12 +45,24 @@ def index(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     rollback: Annotated[bool, typer.Option("--rollback", help="Restore the previous version.")] = False,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Re-embed everything (e.g. new model).")] = False,
+    verify: Annotated[bool, typer.Option("--verify", help="Check the live version against its checksums; "
+                                                          "exit code 7 when damaged.")] = False,
+    version: Annotated[str | None, typer.Option("--version", help="With --verify: the version to check.")] = None,
 ) -> None:
     """Bring the index up to date with the corpus folder (incremental, atomic)."""
-    from assistant.indexing.service import rollback_index, run_index
+    from assistant.indexing.service import rollback_index, run_index, verify_index
 
     settings = _settings(corpus, index)
     try:
+        if verify:
+            summary = verify_index(settings, version)
+            if as_json:
+                print(json.dumps(summary))
+            else:
+                console.print(f"index version [bold]{summary['version']}[/bold] is intact: "
+                              f"{summary['checksummed_files']} checksummed files, {summary['chunks']} chunks, "
+                              f"{summary['vectors']} vectors")
+            return
         if rollback:
             version = rollback_index(settings)
             if as_json:
@@ -98,6 +110,8 @@ def _print_report(report: Any) -> None:
         + f"  documents={report.documents} chunks={report.chunks} embedded={report.embedded}"
         + f"  seconds={report.seconds:.1f} (embedding {report.embed_seconds:.1f})"
     )
+    if report.damaged:
+        err_console.print(f"[yellow]warning:[/yellow] {report.damaged} (rebuilt without it)")
     if not report.dry_run and not report.usable:
         err_console.print("[red]error:[/red] nothing could be indexed; see the reasons above")
 

@@ -67,7 +67,8 @@ class Assistant:
         self.index = index or LiveIndex(settings)
         self.retriever = Retriever(self.index, settings.candidates)
         self.answerer = answerer or get_answerer(settings.answerer)
-        self.conversations = ConversationStore()
+        self.conversations = ConversationStore(settings.max_conversations, settings.conversation_ttl_seconds,
+                                               settings.conversation_turns)
         self.review = ReviewService(settings, self.index, self.retriever)  # log, curated answers, hand-offs
 
     # --- validation ------------------------------------------------------------------------------

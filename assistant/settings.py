@@ -34,6 +34,11 @@ class Settings(BaseSettings):
     answerer: str = "extractive"
     candidates: int = 50
     max_question_chars: int = 1000
+    # Conversations held in memory for follow-ups (assistant/answer/conversation.py): how many, how
+    # long an idle one is kept, and how many recent turns each keeps.
+    max_conversations: int = Field(default=10000, ge=1)
+    conversation_ttl_seconds: float = Field(default=7200.0, gt=0)
+    conversation_turns: int = Field(default=6, ge=1)
     # Minimum evidence to answer; below it the assistant refuses. Calibrated with
     # bench/calibrate_evidence.py (figures and method in assistant/answer/evidence.py).
     min_evidence: float = Field(default=0.13)
@@ -67,6 +72,10 @@ class Settings(BaseSettings):
     # Maintainer uploads of policy files: size cap, and how long parsing may take before refusal.
     max_upload_bytes: int = 20 * 1024 * 1024
     upload_parse_seconds: float = 20.0
+    # Each upload is parsed in a child process with this much address space, and at most this many
+    # children run at once (assistant/load/upload.py).
+    upload_parse_memory_mb: int = Field(default=1024, ge=64)
+    upload_parse_workers: int = Field(default=2, ge=1)
 
     host: str = "127.0.0.1"
     port: int = 7860

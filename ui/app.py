@@ -154,7 +154,7 @@ def example_questions(assistant: Assistant, limit: int = 6) -> list[str]:
     """Questions built from the indexed corpus: titles, headings and enumerated items (一是…)."""
     try:
         snapshot = assistant.index.snapshot()
-    except AssistantError as err:
+    except Exception as err:  # an unreadable index must not stop the server from starting
         log.warning("no example questions: %s", err)
         return []
     documents = sorted(snapshot.documents.values(), key=lambda d: d.date or "", reverse=True)

@@ -68,31 +68,58 @@ def resolve(question: str, conversation: Conversation | None) -> str:
 
 
 class ConversationStore:
-    """In-memory conversations, bounded in number (oldest dropped)."""
+    """In-memory conversations, bounded in age, number and length.
 
-    def __init__(self, limit: int = 10000) -> None:
-        self._items: OrderedDict[str, Conversation] = OrderedDict()
-        self._limit = limit
+    Follow-ups only need the recent turns, so each conversation keeps its last `max_turns`. A
+    conversation idle for `ttl_seconds` is dropped. Over `limit`, one-shot conversations (never
+    continued) go first, oldest first, and only then continued ones: a flood of new conversations
+    evicts itself, not the users who are in the middle of one.
+    """
+
+    def __init__(self, limit: int = 10000, ttl_seconds: float = 7200.0, max_turns: int = 6) -> None:
+        self._oneshot: OrderedDict[str, Conversation] = OrderedDict()  # by last use, oldest first
+        self._continued: OrderedDict[str, Conversation] = OrderedDict()
+        self._limit = max(1, limit)
+        self._ttl = ttl_seconds
+        self._max_turns = max(1, max_turns)
         self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._oneshot) + len(self._continued)
 
     def __contains__(self, conversation: object) -> bool:
         """Whether this conversation object is one the store holds (not an ad-hoc one)."""
         with self._lock:
-            return isinstance(conversation, Conversation) and self._items.get(conversation.id) is conversation
+            if not isinstance(conversation, Conversation):
+                return False
+            held = self._continued.get(conversation.id) or self._oneshot.get(conversation.id)
+            return held is conversation
 
     def get(self, conversation_id: str | None, create: bool = True) -> Conversation:
+        """A new conversation (no id) or a known one, touched and trimmed for the turn to come."""
+        now = time.time()
         with self._lock:
+            self._expire(now)
             if conversation_id is None:
+                while len(self) >= self._limit:  # room first, so the new one is never the one dropped
+                    (self._oneshot or self._continued).popitem(last=False)
                 conversation = Conversation(uuid.uuid4().hex)
-                self._items[conversation.id] = conversation
-            elif conversation_id in self._items:
-                conversation = self._items[conversation_id]
-                self._items.move_to_end(conversation_id)
+                self._oneshot[conversation.id] = conversation
+            elif conversation_id in self._continued:
+                conversation = self._continued[conversation_id]
+                self._continued.move_to_end(conversation_id)
+            elif conversation_id in self._oneshot:
+                conversation = self._continued[conversation_id] = self._oneshot.pop(conversation_id)
             else:
                 raise UnknownConversationError(
                     f"unknown conversation_id '{conversation_id[:64]}': start a new conversation without one"
                 )
-            while len(self._items) > self._limit:
-                self._items.popitem(last=False)
-            conversation.touched = time.time()
+            # Room for the turn this call is for: at most max_turns once it is appended.
+            del conversation.turns[: max(0, len(conversation.turns) - self._max_turns + 1)]
+            conversation.touched = now
             return conversation
+
+    def _expire(self, now: float) -> None:
+        for items in (self._oneshot, self._continued):
+            while items and next(iter(items.values())).touched < now - self._ttl:
+                items.popitem(last=False)

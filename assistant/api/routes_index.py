@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
 
 from fastapi import APIRouter
+from fastapi.responses import JSONResponse
 
 from assistant.api.deps import AssistantDep
 from assistant.api.schemas import DocumentInfo, DocumentsResponse, DocumentSummary, HealthResponse
-from assistant.errors import AssistantError
+from assistant.errors import AssistantError, IndexNotBuiltError
+from assistant.indexing.versions import VersionStore
 
 router = APIRouter(prefix="/api", tags=["index"])
 
@@ -25,11 +28,20 @@ def documents(assistant: AssistantDep) -> DocumentsResponse:
 
 
 @router.get("/health", response_model=HealthResponse)
-def health(assistant: AssistantDep) -> HealthResponse:
+def health(assistant: AssistantDep) -> HealthResponse | JSONResponse:
+    """200 "ok" while the live version serves; 200 "no index" before the first build; 503 "unhealthy"
+    with the reason when the live version cannot be served (damaged, built with another model)."""
     try:
         snapshot = assistant.index.snapshot()
-    except AssistantError:
+    except IndexNotBuiltError:
         return HealthResponse(status="no index", index_version=None, model=assistant.settings.model,
                               documents=0, chunks=0)
+    except AssistantError as err:
+        version = None
+        with contextlib.suppress(AssistantError):
+            version = VersionStore(assistant.settings.index_dir).current_version()
+        body = HealthResponse(status="unhealthy", index_version=version, model=assistant.settings.model,
+                              documents=0, chunks=0, reason=str(err))
+        return JSONResponse(body.model_dump(), status_code=503)
     return HealthResponse(status="ok", index_version=snapshot.version, model=snapshot.model,
                           documents=len(snapshot.documents), chunks=len(snapshot.chunks))

@@ -58,5 +58,6 @@ async def upload(request: Request, principal: MaintainerDep, assistant: Assistan
         raise UploadTooLarge(f"the file is larger than {settings.max_upload_bytes >> 20} MB")
     existed = check_target(settings.corpus_dir, name, replace)
     target, title = await run_in_threadpool(accept_upload, settings.corpus_dir, name, data,
-                                            settings.max_upload_bytes, settings.upload_parse_seconds)
+                                            settings.max_upload_bytes, settings.upload_parse_seconds,
+                                            settings.upload_parse_memory_mb, settings.upload_parse_workers)
     return UploadAccepted(source=target.name, bytes=len(data), title=title, replaced=existed)

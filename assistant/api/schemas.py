@@ -39,6 +39,7 @@ class HealthResponse(BaseModel):
     model: str
     documents: int
     chunks: int
+    reason: str | None = None  # why the service is unhealthy
 
 
 class ErrorResponse(BaseModel):

@@ -21,8 +21,8 @@ from langchain_core.documents import Document
 from assistant.chunk import ChunkingConfig, chunk_document, embed_text
 from assistant.documents import DocumentMeta
 from assistant.embed import Embedder
-from assistant.errors import IndexWriteError, LoadError, ModelMismatchError
-from assistant.indexing import centroids
+from assistant.errors import IndexDamagedError, IndexWriteError, LoadError, ModelMismatchError
+from assistant.indexing import centroids, integrity
 from assistant.indexing.supersede import mark_superseded
 from assistant.indexing.versions import VersionStore
 from assistant.load import discover, file_hash, load_file
@@ -56,6 +56,7 @@ class IndexReport:
     seconds: float = 0.0
     embed_seconds: float = 0.0
     recovered: list[str] = field(default_factory=list)
+    damaged: str | None = None  # the live version was damaged: this build did not start from it
 
     def count(self, action: str) -> int:
         return sum(1 for f in self.files if f.action == action)
@@ -81,6 +82,24 @@ def read_chunks(path: Path) -> list[Document]:
             row = json.loads(line)
             docs.append(Document(id=row["metadata"]["chunk_id"], page_content=row["text"], metadata=row["metadata"]))
     return docs
+
+
+def read_version(versions: VersionStore, version: str) -> tuple[dict[str, Any], list[Document]]:
+    """A published version's manifest and chunks, verified against its checksums and chunk count;
+    IndexDamagedError (naming the version and the file) when they do not match."""
+    folder = versions.path(version)
+    manifest = integrity.read_manifest(folder, version)
+    integrity.verify_files(folder, version, manifest)
+    try:
+        chunks = read_chunks(folder / "chunks.jsonl")
+    except FileNotFoundError:
+        raise integrity.damaged(version, "chunks.jsonl is missing") from None
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise integrity.damaged(version, "chunks.jsonl is unreadable") from err
+    if len(chunks) != manifest.get("chunk_count"):
+        raise integrity.damaged(version, f"chunks.jsonl holds {len(chunks)} chunks, the manifest "
+                                         f"{manifest.get('chunk_count')}")
+    return manifest, chunks
 
 
 def write_chunks(path: Path, docs: list[Document]) -> None:
@@ -116,11 +135,17 @@ class IndexBuilder:
             return self._build(rebuild=rebuild)
 
     # ------------------------------------------------------------------------------------------
-    def _live(self) -> tuple[str | None, dict[str, Any]]:
+    def _live(self) -> tuple[str | None, dict[str, Any], list[Document], str | None]:
+        """(live version, its manifest, its chunks, None) — or, when the live version is damaged,
+        (version, {}, [], the damage): the build then starts from nothing instead of from it."""
         version = self.versions.current_version()
         if version is None or not self.versions.is_complete(version):
-            return None, {}
-        return version, self.versions.manifest(version)
+            return None, {}, [], None
+        try:
+            manifest, chunks = read_version(self.versions, version)
+        except IndexDamagedError as err:
+            return version, {}, [], str(err)
+        return version, manifest, chunks, None
 
     def _scan(self, manifest: dict[str, Any]) -> tuple[dict[str, str], dict[str, str], list[str]]:
         """(hash by source for files on disk, action by source, removed sources)."""
@@ -143,9 +168,9 @@ class IndexBuilder:
         return hashes, actions, removed
 
     def _plan_only(self) -> IndexReport:
-        live, manifest = self._live()
+        live, manifest, _, damage = self._live()
         _, actions, removed = self._scan(manifest)
-        report = IndexReport(version=live, previous=None, published=False, dry_run=True)
+        report = IndexReport(version=live, previous=None, published=False, dry_run=True, damaged=damage)
         indexed = manifest.get("documents", {})
         report.files = [FileReport(s, a, int(indexed[s]["chunks"]) if a == "unchanged" else 0)
                         for s, a in sorted(actions.items())]
@@ -157,12 +182,14 @@ class IndexBuilder:
     def _build(self, *, rebuild: bool) -> IndexReport:
         started = time.perf_counter()
         recovered = self.versions.recover()
-        live, manifest = self._live()
+        live, manifest, live_chunks, damage = self._live()
+        rebuild = rebuild or damage is not None  # a damaged live version is not a base to build on
         if live and not rebuild:
             check_model(manifest, self.settings.model)
         base_manifest = {} if rebuild else manifest
         _, actions, removed = self._scan(base_manifest)
-        report = IndexReport(version=live, previous=None, published=False, dry_run=False, recovered=recovered)
+        report = IndexReport(version=live, previous=None, published=False, dry_run=False, recovered=recovered,
+                             damaged=damage)
 
         to_load = [s for s, a in sorted(actions.items()) if a in ("added", "changed")]
         if not to_load and not removed and live and not rebuild:
@@ -218,7 +245,7 @@ class IndexBuilder:
         mark_superseded(list(metas.values()))
         base_docs: list[Document] = []
         if live and not rebuild:
-            base_docs = read_chunks(self.versions.path(live) / "chunks.jsonl")
+            base_docs = live_chunks
         kept = [d for d in base_docs if d.metadata["source"] in documents and d.metadata["source"] not in new_chunks]
         all_chunks = kept + [c for s in sorted(new_chunks) for c in new_chunks[s]]
         kept_ids = {d.metadata["chunk_id"] for d in kept}
@@ -330,6 +357,7 @@ class IndexBuilder:
             "documents": documents,
             "chunk_count": len(all_chunks),
         }
+        manifest = integrity.seal(folder, manifest)
         (folder / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
         self.versions.mark_complete(version)
         return embed_seconds, embedded

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from assistant.embed import get_embedder
 from assistant.errors import AssistantError, IndexNotBuiltError
+from assistant.indexing import integrity
 from assistant.indexing.build import IndexBuilder, IndexReport, Progress, _noop
-from assistant.indexing.snapshot import backend_for
+from assistant.indexing.snapshot import backend_for, load_snapshot
 from assistant.indexing.versions import VersionStore
 from assistant.settings import Settings
 
@@ -19,6 +20,16 @@ def run_index(settings: Settings, *, dry_run: bool = False, rebuild: bool = Fals
         progress=progress,
     )
     return builder.run(dry_run=dry_run, rebuild=rebuild)
+
+
+def verify_index(settings: Settings, version: str | None = None) -> dict[str, object]:
+    """Verify a version (the live one by default) as the server would load it: checksums, chunk count,
+    the vector store's count. IndexDamagedError when damaged; a summary when intact."""
+    snapshot = load_snapshot(settings, backend_for(settings), version)
+    sealed = snapshot.manifest.get(integrity.KEY) or {}
+    return {"version": snapshot.version, "intact": True, "checksummed_files": len(sealed.get("files", {})),
+            "chunks": len(snapshot.chunks), "vectors": snapshot.vectors.count(),
+            "documents": len(snapshot.documents)}
 
 
 def rollback_index(settings: Settings) -> str:

@@ -16,9 +16,9 @@ from langchain_core.documents import Document
 
 from assistant.documents import DocumentMeta
 from assistant.embed import Embedder, get_embedder
-from assistant.errors import IndexNotBuiltError
-from assistant.indexing import centroids
-from assistant.indexing.build import check_model, read_chunks
+from assistant.errors import AssistantError, IndexNotBuiltError
+from assistant.indexing import centroids, integrity
+from assistant.indexing.build import check_model, read_version
 from assistant.indexing.versions import VersionStore
 from assistant.numerals import canonical_article
 from assistant.settings import Settings
@@ -63,6 +63,7 @@ class IndexSnapshot:
 
 
 def load_snapshot(settings: Settings, backend: VectorBackend, version: str | None = None) -> IndexSnapshot:
+    """Load and verify a version (the live one by default): a damaged one raises IndexDamagedError."""
     versions = VersionStore(settings.index_dir)
     version = version or versions.current_version()
     if version is None or not versions.is_complete(version):
@@ -70,15 +71,29 @@ def load_snapshot(settings: Settings, backend: VectorBackend, version: str | Non
             f"no index has been built in {settings.index_dir} yet: run `assistant index` "
             f"(corpus folder: {settings.corpus_dir})"
         )
-    manifest = versions.manifest(version)
-    check_model(manifest, settings.model)
     folder = versions.path(version)
-    chunks = read_chunks(folder / "chunks.jsonl")
-    keyword = KeywordIndex.load(folder / "bm25", len(chunks))
-    vectors = backend.open(version)
-    found = centroids.load(folder) or centroids.from_store(chunks, vectors)
+    manifest, chunks = read_version(versions, version)
+    check_model(manifest, settings.model)
+    try:
+        keyword = KeywordIndex.load(folder / "bm25", len(chunks))
+    except Exception as err:  # bm25s raises whatever its numpy/json readers raise
+        raise integrity.damaged(version, "the keyword index (bm25) is unreadable") from err
+    try:
+        vectors = backend.open(version)
+        stored = vectors.count()
+    except Exception as err:  # Chroma's own folder or server: any failure to open it
+        raise integrity.damaged(version, "the vector store cannot be opened") from err
+    if stored != len(chunks):
+        raise integrity.damaged(version, f"the vector store holds {stored} vectors for {len(chunks)} chunks")
+    try:
+        found = centroids.load(folder) or centroids.from_store(chunks, vectors)
+    except Exception as err:
+        raise integrity.damaged(version, f"{centroids.FILE} is unreadable") from err
     sources, matrix = found if found is not None else ([], None)
     return IndexSnapshot(version, manifest, chunks, keyword, vectors, centroid_sources=sources, centroids=matrix)
+
+
+_Key = tuple[str | None, tuple[tuple[str, int, int], ...]]  # (version, its files' stamp)
 
 
 class LiveIndex:
@@ -90,7 +105,8 @@ class LiveIndex:
         self.backend = backend or backend_for(settings)
         self._embedder = embedder
         self._versions = VersionStore(settings.index_dir)
-        self._snapshot: IndexSnapshot | None = None
+        self._loaded: tuple[_Key, IndexSnapshot] | None = None
+        self._failure: tuple[_Key, AssistantError] | None = None
         self._lock = threading.Lock()
 
     @property
@@ -100,11 +116,23 @@ class LiveIndex:
         return self._embedder
 
     def snapshot(self) -> IndexSnapshot:
+        """The live version's snapshot. Reloaded (and re-verified) when CURRENT or the sizes and times of
+        the version's files change; a failure is kept for the same files, so a damaged version is not
+        re-read on every request, and a restored file or a new version is picked up without a restart."""
         version = self._versions.current_version()
-        current = self._snapshot
-        if current is not None and current.version == version:
-            return current
+        stamp = integrity.stamp(self._versions.path(version)) if version else ()
+        loaded = self._loaded
+        if loaded is not None and loaded[0] == (version, stamp):
+            return loaded[1]
         with self._lock:
-            if self._snapshot is None or self._snapshot.version != version:
-                self._snapshot = load_snapshot(self.settings, self.backend, version)
-            return self._snapshot
+            if self._loaded is not None and self._loaded[0] == (version, stamp):
+                return self._loaded[1]
+            if self._failure is not None and self._failure[0] == (version, stamp):
+                raise self._failure[1]
+            try:
+                snapshot = load_snapshot(self.settings, self.backend, version)
+            except AssistantError as err:
+                self._failure = ((version, stamp), err)
+                raise
+            self._loaded, self._failure = ((version, stamp), snapshot), None
+            return snapshot

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from assistant.errors import IndexBusyError, IndexNotBuiltError, IndexWriteError
+from assistant.errors import IndexBusyError, IndexDamagedError, IndexWriteError
 
 COMPLETE = "COMPLETE"
 
@@ -38,7 +38,8 @@ class VersionStore:
         except FileNotFoundError:
             return None
         except (OSError, ValueError) as err:
-            raise IndexNotBuiltError(f"index pointer {self.pointer} is unreadable: {err}") from err
+            raise IndexDamagedError("the index is damaged: its pointer file CURRENT is unreadable; "
+                                    "re-index with `assistant index`") from err
         return data if isinstance(data, dict) and data.get("version") else None
 
     def current_version(self) -> str | None:

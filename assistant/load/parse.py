@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from assistant.load.archive import ArchiveError, check_zip
 from assistant.load.decode import DecodeError, decode_text
 
 Parser = Callable[[bytes], "ParsedFile"]
@@ -137,6 +138,10 @@ def _parse_docx(data: bytes) -> ParsedFile:
     from docx.opc.exceptions import PackageNotFoundError
     from docx.table import Table
 
+    try:
+        check_zip(data)  # by what the members really expand to, before python-docx unpacks anything
+    except ArchiveError as err:
+        raise ParseError(f"not a readable Word (.docx) file: {err}") from err
     try:
         document = docx.Document(io.BytesIO(data))
     except (PackageNotFoundError, KeyError, ValueError, OSError) as err:

@@ -1,29 +1,27 @@
 """Checks on a policy file uploaded over the API, before it is written into the corpus.
 
 Types are decided by content, not by name; names cannot climb out of the corpus folder; archives
-(.docx is a zip) are measured before anything is unpacked; parsing runs in a child process with a
-time limit, so a PDF that loops or a decompression bomb is refused instead of hanging a worker.
+(.docx is a zip) are judged by what they really expand to (assistant/load/archive.py); parsing runs
+in a child process with a time limit and a memory limit, at most a few at once, so a PDF that loops
+or a file that balloons in its parser is refused instead of hanging a worker or eating the memory.
 """
 
 from __future__ import annotations
 
-import io
 import multiprocessing as mp
 import os
 import re
 import tempfile
+import threading
 import unicodedata
-import zipfile
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 from assistant.errors import InputError
 from assistant.load import discover
+from assistant.load.archive import ArchiveError, check_zip
 from assistant.load.decode import DecodeError, decode_text
 from assistant.load.parse import SUPPORTED_SUFFIXES
-
-MAX_UNPACKED_BYTES = 50 * 1024 * 1024
-MAX_RATIO = 100  # uncompressed / compressed, per archive member
-MAX_MEMBERS = 2000
 
 
 class UploadRejected(InputError):
@@ -73,20 +71,10 @@ def check_target(corpus_dir: Path, name: str, replace: bool) -> bool:
 
 def _check_zip(data: bytes) -> None:
     try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile as err:
-        raise UploadRejected("not a Word (.docx) file: the archive is damaged") from err
-    members = archive.infolist()
-    if len(members) > MAX_MEMBERS:
-        raise UploadRejected("the .docx archive has too many members")
-    total = 0
-    for member in members:
-        total += member.file_size
-        if member.compress_size and member.file_size / member.compress_size > MAX_RATIO and member.file_size > 1 << 20:
-            raise UploadRejected("the .docx archive expands too much (decompression bomb?)")
-    if total > MAX_UNPACKED_BYTES:
-        raise UploadRejected(f"the .docx archive unpacks to more than {MAX_UNPACKED_BYTES >> 20} MB")
-    if "word/document.xml" not in archive.namelist():
+        names = check_zip(data)
+    except ArchiveError as err:
+        raise UploadRejected(f"the .docx file is refused: {err}") from err
+    if "word/document.xml" not in names:
         raise UploadRejected("not a Word (.docx) file: word/document.xml is missing")
 
 
@@ -112,45 +100,91 @@ def sniff(name: str, data: bytes) -> None:
         raise UploadRejected("the file is named .html but has no markup")
 
 
-def _parse_child(path: str, out: mp.Queue) -> None:
+def _parse_child(path: str, out: Connection, memory_bytes: int) -> None:
+    import resource
+
+    # The address-space cap is set before the file is touched: a parser that would balloon gets
+    # MemoryError (or is killed) instead of taking the server's memory.
+    resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     from assistant.errors import LoadError
     from assistant.load import load_file
 
+    too_big = f"reading it needs more than {memory_bytes >> 20} MB of memory"
     try:
         loaded = load_file(Path(path), Path(path).parent)
-        out.put(("ok", loaded.meta.title))
-    except LoadError as err:
-        out.put(("error", err.reason))
+        out.send(("ok", loaded.meta.title))
+    except MemoryError:
+        out.send(("error", too_big))
+    except LoadError as err:  # a parser may wrap the MemoryError it met
+        out.send(("error", too_big if _caused_by_memory(err) else err.reason))
     except Exception as err:  # a parser crash is a refusal, not a server error
-        out.put(("error", f"cannot parse: {type(err).__name__}"))
+        out.send(("error", too_big if _caused_by_memory(err) else f"cannot parse: {type(err).__name__}"))
 
 
-def parse_with_timeout(name: str, data: bytes, seconds: float) -> str:
-    """Load the file in a child process; refuse it if that fails or takes longer than `seconds`."""
+def _caused_by_memory(err: BaseException | None) -> bool:
+    seen = 0
+    while err is not None and seen < 20:
+        if isinstance(err, MemoryError):
+            return True
+        err, seen = err.__cause__ or err.__context__, seen + 1
+    return False
+
+
+_slots: dict[int, threading.BoundedSemaphore] = {}
+_slots_lock = threading.Lock()
+
+
+def _parse_slots(workers: int) -> threading.BoundedSemaphore:
+    """One process-wide semaphore per configured worker count: at most that many parse children."""
+    with _slots_lock:
+        return _slots.setdefault(workers, threading.BoundedSemaphore(workers))
+
+
+def parse_with_timeout(name: str, data: bytes, seconds: float, memory_mb: int = 1024, workers: int = 2) -> str:
+    """Load the file in a child process with `memory_mb` of address space, at most `workers` children
+    at once; refuse it if that fails or takes longer than `seconds`."""
+    slots = _parse_slots(workers)
+    if not slots.acquire(timeout=2 * seconds):  # waits for at most two parses' worth of time
+        raise UploadRejected("too many uploads are being read at once; try again in a minute")
+    try:
+        return _parse_in_child(name, data, seconds, memory_mb << 20)
+    finally:
+        slots.release()
+
+
+def _parse_in_child(name: str, data: bytes, seconds: float, memory_bytes: int) -> str:
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, name)
         with open(path, "wb") as fh:
             fh.write(data)
         ctx = mp.get_context("spawn")
-        queue: mp.Queue = ctx.Queue()
-        child = ctx.Process(target=_parse_child, args=(path, queue), daemon=True)
+        # A pipe, not a queue: a queue sends from a helper thread, which a child at its memory limit
+        # may not be able to start.
+        receiver, sender = ctx.Pipe(duplex=False)
+        child = ctx.Process(target=_parse_child, args=(path, sender, memory_bytes), daemon=True)
         child.start()
+        sender.close()
         child.join(seconds)
         if child.is_alive():
             child.kill()
             child.join()
             raise UploadRejected(f"the file could not be read within {seconds:.0f} s and was refused")
         try:
-            status, detail = queue.get(timeout=1)
-        except Exception as err:
-            raise UploadRejected("the file could not be read") from err
+            status, detail = receiver.recv() if receiver.poll(1) else ("", "")
+        except (EOFError, OSError):
+            status = ""
+        finally:
+            receiver.close()
+        if not status:  # the child died without an answer: killed, out of memory, crashed
+            raise UploadRejected(f"the file could not be read: its reader stopped (out of its "
+                                 f"{memory_bytes >> 20} MB memory limit, or crashed)")
         if status != "ok":
             raise UploadRejected(f"the file could not be read: {detail}")
         return str(detail)
 
 
-def accept_upload(corpus_dir: Path, name: str, data: bytes, max_bytes: int, parse_seconds: float
-                  ) -> tuple[Path, str]:
+def accept_upload(corpus_dir: Path, name: str, data: bytes, max_bytes: int, parse_seconds: float,
+                  memory_mb: int = 1024, workers: int = 2) -> tuple[Path, str]:
     """Validate and write atomically into the corpus folder; return the written path and the title
     the (time-limited) parse found, so the server never parses the file itself."""
     name = safe_name(name)
@@ -159,7 +193,7 @@ def accept_upload(corpus_dir: Path, name: str, data: bytes, max_bytes: int, pars
     if not data:
         raise UploadRejected("the file is empty")
     sniff(name, data)
-    title = parse_with_timeout(name, data, parse_seconds)
+    title = parse_with_timeout(name, data, parse_seconds, memory_mb, workers)
     corpus_dir.mkdir(parents=True, exist_ok=True)
     target = corpus_dir / name
     if target.resolve().parent != corpus_dir.resolve():

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
-from functools import lru_cache
+import sys
+import threading
 from pathlib import Path
 
 import jieba
 import numpy as np
+from cachetools import LRUCache
 
 from assistant.numerals import normalize_units
 
@@ -21,9 +24,34 @@ STOPWORDS = frozenset(
 )
 
 
-@lru_cache(maxsize=65536)
+# Chunk texts and questions repeat (every answer re-tokenizes its passages), so cuts are cached; the
+# cache is bounded in bytes, not entries, so 20,000 distinct long questions cannot grow it past
+# CACHE_BYTES (a count bound of 65,536 let it reach ~2.7 GiB). Texts longer than a long passage are
+# not cached at all.
+CACHE_BYTES = 64 << 20
+CACHE_MAX_CHARS = 4000
+
+
+def _size(tokens: tuple[str, ...]) -> int:
+    """Bytes an entry holds. Search mode cuts every character of the text into at least one token, so
+    the tokens' strings counted twice cover the key (the text) as well as the value."""
+    return sys.getsizeof(tokens) + 2 * sum(sys.getsizeof(t) for t in tokens) + 100
+
+
+_cache: LRUCache[str, tuple[str, ...]] = LRUCache(maxsize=CACHE_BYTES, getsizeof=_size)
+_cache_lock = threading.Lock()
+
+
 def _cut(text: str) -> tuple[str, ...]:
-    return tuple(jieba.lcut_for_search(text))
+    if len(text) > CACHE_MAX_CHARS:
+        return tuple(jieba.lcut_for_search(text))
+    with _cache_lock:
+        found = _cache.get(text)
+    if found is None:
+        found = tuple(jieba.lcut_for_search(text))
+        with _cache_lock, contextlib.suppress(ValueError):  # ValueError: one entry larger than the cache
+            _cache[text] = found
+    return found
 
 
 def tokenize(text: str) -> list[str]:
