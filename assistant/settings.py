@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     max_upload_bytes: int = 20 * 1024 * 1024
     upload_parse_seconds: float = 20.0
 
+    # The Gradio pages: events waiting in each page's queue beyond those running ("queue full" past it).
+    ui_queue_size: int = Field(default=64, ge=1)
+
     host: str = "127.0.0.1"
     port: int = 7860
 
