@@ -46,6 +46,7 @@ def test_review_page_verdict_takes_the_item_out_of_the_queue(served: tuple[str, 
     from playwright.sync_api import expect
 
     url, assistant = served
+    expect.set_options(timeout=TIMEOUT_MS)
     page = browser.new_page(viewport={"width": 1400, "height": 1100}, locale="zh-CN")
     page.set_default_timeout(TIMEOUT_MS)
     page.goto(url)

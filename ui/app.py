@@ -95,7 +95,7 @@ details.related-passages[open] summary { margin-bottom: 8px; }
   overflow-y: auto; padding-top: 6px; border-top: 1px dashed var(--border-color-primary); }
 .citation-card .links { display: flex; flex-wrap: wrap; justify-content: flex-start; text-align: left; gap: 4px 16px;
   margin-top: 8px; font-size: 14px; }
-.citation-card a, .related-docs a { color: var(--color-accent); text-decoration: underline; }
+.citation-card a, .related-docs a { color: var(--color-accent); text-decoration: underline; text-align: left; }
 .citation-card a:focus-visible, .related-docs a:focus-visible { outline: 3px solid #f0a020; outline-offset: 2px; }
 .citation-card mark { background: #ffe58f; color: #1f1f1f; padding: 0 1px; border-radius: 2px; }
 .related-docs { font-size: 15px; line-height: 1.7; }
