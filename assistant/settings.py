@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     upload_parse_memory_mb: int = Field(default=1024, ge=64)
     upload_parse_workers: int = Field(default=2, ge=1)
 
+    # The Gradio pages: events waiting in each page's queue beyond those running ("queue full" past it).
+    ui_queue_size: int = Field(default=64, ge=1)
+
     host: str = "127.0.0.1"
     port: int = 7860
 

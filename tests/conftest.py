@@ -77,9 +77,9 @@ def browser() -> Iterator[Any]:
 # `pytest -m "not slow"` runs what needs no model, index, server process or browser. A test is slow
 # when it uses a fixture that loads one (directly or through another fixture), or lives in a module
 # that builds indexes or starts processes in its tests.
-SLOW_FIXTURES = frozenset({"embedder", "seed_index", "browser"})
+SLOW_FIXTURES = frozenset({"embedder", "seed_index", "library_index", "browser"})
 SLOW_MODULES = frozenset({"test_index", "test_faults", "test_reindex_kill", "test_scale_out", "test_fuzz_api",
-                          "test_vector_contract", "test_upload_api", "test_hostile_input"})
+                          "test_vector_contract", "test_upload_api", "test_hostile_input", "test_documents_api"})
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -87,3 +87,47 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         fixtures = set(getattr(item, "fixturenames", ()))
         if fixtures & SLOW_FIXTURES or item.module.__name__.rsplit(".", 1)[-1] in SLOW_MODULES:  # type: ignore[attr-defined]
             item.add_marker(pytest.mark.slow)
+
+
+SYNTHETIC = "synthetic-escaping-check.txt"
+TECH_LAW = "中华人民共和国促进科技成果转化法"
+
+
+@pytest.fixture(scope="session")
+def library_index(tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbeddings) -> Settings:
+    """Seed document, the 促进科技成果转化法 (a neighbour for related documents) and a synthetic file whose
+    metadata is markup (escaping checks), indexed once per session. Read-only: copy it to change it."""
+    from assistant.indexing.service import run_index
+    from tests.lawdb import law_text
+
+    root = tmp_path_factory.mktemp("library-index")
+    corpus = copy_seed(root / "corpus")
+    text, _ = law_text(TECH_LAW)
+    (corpus / "tech-transfer-law.txt").write_text(text, encoding="utf-8")
+    (corpus / SYNTHETIC).write_text(
+        "（测试用合成文本，不是真实政策。）\n第一条 <script>alert(1)</script> 本条只用于检验页面是否转义。\n", encoding="utf-8")
+    (corpus / f"{SYNTHETIC[:-4]}.meta.yaml").write_text(
+        'title: "<b>合成测试文件</b>"\ndoc_number: "\\"><img src=x onerror=alert(1)>"\nissuer: "<i>测试机关</i>"\n',
+        encoding="utf-8")
+    settings = Settings(corpus_dir=corpus, index_dir=root / "index", data_dir=root / "data")
+    report = run_index(settings)
+    assert report.published and report.usable and report.documents == 3, report.to_dict()
+    return settings
+
+
+ARTEFACTS = Path(__file__).resolve().parents[1] / ".pytest_artifacts"
+
+
+@pytest.fixture(scope="session")
+def screens() -> Callable[[Any, str], Path]:
+    """Save a full-page screenshot of a Playwright page as .pytest_artifacts/screens/NAME.png (git-ignored),
+    to look at after the run."""
+    folder = ARTEFACTS / "screens"
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def shoot(page: Any, name: str) -> Path:
+        path = folder / f"{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+    return shoot

@@ -1,4 +1,5 @@
-"""The 审核 tab driven in headless Chromium: token, queue, an item, a verdict, the item leaves.
+"""The liaisons' workspace (/review) driven in headless Chromium: token, queue, an item, a verdict,
+the item leaves. Screenshots at 1400 and 390 px go to .pytest_artifacts/screens/.
 
 The whole app (API + page) runs under uvicorn on a loopback port with a review log of its own;
 two questions are asked beforehand so the queue holds a refusal and an answer.
@@ -40,14 +41,17 @@ def served(seed_index: Settings, tmp_path_factory: pytest.TempPathFactory) -> It
 
 
 @pytest.mark.browser
-def test_review_tab_verdict_takes_the_item_out_of_the_queue(served: tuple[str, Assistant], browser: Any) -> None:
+def test_review_page_verdict_takes_the_item_out_of_the_queue(served: tuple[str, Assistant], browser: Any,
+                                                             screens: Any) -> None:
     from playwright.sync_api import expect
 
     url, assistant = served
+    expect.set_options(timeout=TIMEOUT_MS)
     page = browser.new_page(viewport={"width": 1400, "height": 1100}, locale="zh-CN")
     page.set_default_timeout(TIMEOUT_MS)
     page.goto(url)
-    page.get_by_role("tab", name="审核").click()
+    assert page.locator("#review-token").count() == 0  # not on the enterprises' page
+    page.goto(url + "review")  # redirected to /review/
     token = page.locator("#review-token input")
     message = page.locator("#review-message")
 
@@ -74,6 +78,12 @@ def test_review_tab_verdict_takes_the_item_out_of_the_queue(served: tuple[str, A
     marks = page.locator("#review-item table.sentences mark").all_inner_texts()
     assert any("25家" in m for m in marks), marks
     expect(page.locator("#review-item td.support").first).to_contain_text("1.00")
+    screens(page, "review-item-1400")
+    page.set_viewport_size({"width": 390, "height": 844})
+    width = page.evaluate("document.documentElement.scrollWidth")
+    screens(page, "review-item-390")
+    assert width <= 390, width
+    page.set_viewport_size({"width": 1400, "height": 1100})
 
     page.locator("#review-verdict label").filter(has_text="正确").click()
     page.locator("#review-note textarea").fill("核对原文无误")
@@ -104,7 +114,7 @@ def test_review_tab_verdict_takes_the_item_out_of_the_queue(served: tuple[str, A
     page.locator("#review-verdict label").filter(has_text="需修改").click()
     page.locator("#review-corrected textarea").fill("没有引用的句子。")
     page.locator("#review-submit").click()
-    expect(message).to_contain_text("未记录")  # every sentence must cite a passage
+    expect(message).to_contain_text("未记录：更正答复的每一句都要用 [n] 标注所引段落")  # in Chinese, saying which
     expect(items).to_have_count(1)
     page.locator("#review-corrected textarea").fill("布局建设中关村硬创空间等25家行业概念验证平台。[1]")
     page.locator("#review-submit").click()

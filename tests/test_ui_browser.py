@@ -1,14 +1,15 @@
-"""The Gradio chat page: its citation cards, and the real app driven in headless Chromium.
+"""The enquiry page: its citation cards, and the real app driven in headless Chromium.
 
-The browser test starts `create_app` (API + page at /) under uvicorn on a loopback port, asks a
-question about the seed document, checks the streamed answer and its citation card, then asks a
-follow-up in the same browser session.
+One server per module (`create_app`, API + pages, on the library index: the seed document, a
+statute and a synthetic file), one browser context per viewport. The tests ask, follow sources to
+document pages, use type-ahead, 热点问题 and the browser's question history, are refused and hand
+off, use only the keyboard, and read /docs offline; they save screenshots at 1400 and 390 px to
+.pytest_artifacts/screens/.
 """
 
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -62,11 +63,13 @@ def test_highlight_clamps_and_merges_overlapping_spans() -> None:
     assert highlight("a<b", []) == "a&lt;b"
 
 
-def test_refusal_shows_passages_as_possibly_related_with_the_liaison_hint() -> None:
+def test_refusal_points_to_the_handoff_and_keeps_passages_collapsed() -> None:
     panel = citations_html(_response([_citation("某段落。", [])], refused=True))
     assert "可能相关" in panel and "服务专员" in panel and "引用依据" not in panel
-    assert "citation-card" in panel and "related" in panel
+    assert panel.index("服务专员") < panel.index("<details")  # the hand-off hint first, passages folded
+    assert "<details open" not in panel and "citation-card" in panel
     assert "服务专员" in citations_html(_response([], refused=True))
+    assert "<details" not in citations_html(_response([], refused=True))
 
 
 def test_repealed_and_superseded_documents_are_marked() -> None:
@@ -79,6 +82,11 @@ def test_repealed_and_superseded_documents_are_marked() -> None:
 
 
 # --- the real app in a browser ---------------------------------------------------------------------
+
+HOT = "中试平台建设有哪些支持措施？"
+LAW_TITLE = "中华人民共和国促进科技成果转化法"
+WIDE, NARROW = 1400, 390
+
 
 class RecordingAssistant(Assistant):
     """The real assistant, remembering which conversation each question was asked in."""
@@ -98,36 +106,42 @@ class RecordingAssistant(Assistant):
 
 
 @pytest.fixture(scope="module")
-def ui_settings(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """The shared `seed_index` when conftest provides it, else an indexed copy of the seed document."""
-    try:
-        settings: Settings = request.getfixturevalue("seed_index")
-        return settings
-    except pytest.FixtureLookupError:
-        pass
-    from assistant.indexing.service import run_index
+def served(library_index: Settings, tmp_path_factory: pytest.TempPathFactory
+           ) -> Iterator[tuple[str, RecordingAssistant]]:
+    """The whole app (API + pages) under uvicorn on a free loopback port, with a log of its own
+    holding one reviewed answer (热点问题). No review token is configured."""
+    from assistant.api.app import create_app
+    from assistant.review.auth import Principal, Role
+    from assistant.review.schemas import VerdictRequest
 
-    root = tmp_path_factory.mktemp("ui")
-    corpus = root / "corpus"
-    corpus.mkdir()
-    for path in (ROOT / "corpus").glob(f"{SEED}.*"):
-        shutil.copy(path, corpus / path.name)
-    settings = Settings(corpus_dir=corpus, index_dir=root / "index", data_dir=root / "data")
-    report = run_index(settings)
-    assert report.usable
-    return settings
+    settings = library_index.model_copy(update={"data_dir": tmp_path_factory.mktemp("ui") / "data"})
+    assistant = RecordingAssistant(settings)
+    hot = Assistant.ask(assistant, HOT)
+    assert hot.answer_id and not hot.refused
+    assistant.review.verdict(hot.answer_id, Principal("测试专员", Role.LIAISON), VerdictRequest(verdict="correct"))
+    with serve_in_thread(create_app(settings, assistant=assistant)) as url:
+        yield url, assistant
+    assistant.review.close()
 
 
 @pytest.fixture(scope="module")
-def served(ui_settings: Settings) -> Iterator[tuple[str, RecordingAssistant]]:
-    """The whole app (API + page) under uvicorn in a background thread on a free loopback port."""
-    from assistant.api.app import create_app
+def wide(browser: Any) -> Iterator[Any]:
+    from playwright.sync_api import expect
 
-    assistant = RecordingAssistant(ui_settings)
-    with serve_in_thread(create_app(ui_settings, assistant=assistant)) as url:
-        yield url, assistant
+    expect.set_options(timeout=TIMEOUT_MS)  # a loaded machine parses Swagger UI's 1.4 MB slowly
+    context = browser.new_context(viewport={"width": WIDE, "height": 1000}, locale="zh-CN")
+    context.set_default_timeout(TIMEOUT_MS)
+    yield context
+    context.close()
 
 
+@pytest.fixture(scope="module")
+def narrow(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": NARROW, "height": 844}, locale="zh-CN", is_mobile=True,
+                                  has_touch=True, device_scale_factor=1)
+    context.set_default_timeout(TIMEOUT_MS)
+    yield context
+    context.close()
 
 
 # Records every distinct text of the latest bot message, to see the answer arrive part by part.
@@ -142,13 +156,18 @@ WATCH_STREAM = """() => {
   }).observe(chat, {subtree: true, childList: true, characterData: true});
 }"""
 
+# Controls without an accessible name (label, aria-label, text or title).
+UNLABELLED = """() => [...document.querySelectorAll('button, input:not([type=hidden]), textarea, select, a[href]')]
+  .filter(el => el.offsetParent !== null)
+  .filter(el => !((el.getAttribute('aria-label') || '').trim() || (el.labels && el.labels.length
+                  && el.labels[0].innerText.trim()) || el.innerText.trim() || (el.title || '').trim()
+                  || el.getAttribute('aria-labelledby')))
+  .map(el => el.outerHTML.slice(0, 160))"""
 
-def _ask(page: Any, question: str, turn: int) -> str:
-    """Type and send a question; wait until the `turn`-th answer has finished streaming."""
+
+def _wait_done(page: Any, turn: int) -> str:
     from playwright.sync_api import expect
 
-    page.locator("#question textarea").fill(question)
-    page.locator("#send").click()
     bots = page.locator('#chat [data-testid="bot"]')
     expect(bots).to_have_count(turn, timeout=TIMEOUT_MS)
     expect(bots.nth(turn - 1)).not_to_have_text(SEARCHING, timeout=TIMEOUT_MS)
@@ -157,22 +176,44 @@ def _ask(page: Any, question: str, turn: int) -> str:
     return text
 
 
+def _ask(page: Any, question: str, turn: int) -> str:
+    """Type and send a question; wait until the `turn`-th answer has finished streaming."""
+    page.locator("#question textarea").fill(question)
+    page.locator("#send").click()
+    return _wait_done(page, turn)
+
+
+def _no_horizontal_scroll(page: Any) -> None:
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= page.viewport_size["width"], width
+
+
+def _open(context: Any, url: str) -> Any:
+    page = context.new_page()
+    page.goto(url)
+    page.locator("#question textarea").wait_for()
+    return page
+
+
 @pytest.mark.browser
-def test_chat_streams_a_cited_answer_and_keeps_the_conversation(
-    served: tuple[str, RecordingAssistant], browser: Any
+def test_chat_streams_a_cited_answer_with_its_sources_related_and_history(
+    served: tuple[str, RecordingAssistant], wide: Any, screens: Any
 ) -> None:
     from playwright.sync_api import expect
 
     url, assistant = served
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
-    page = context.new_page()
-    page.set_default_timeout(TIMEOUT_MS)
-    page.goto(url)
-    page.locator("#question textarea").wait_for()
-    expect(page.locator("#examples")).to_contain_text("？")  # example questions from the corpus
+    page = _open(wide, url)
+    for section, needle in (("#examples", "？"), ("#popular", HOT)):
+        expect(page.locator(section)).to_contain_text(needle)  # from the corpus / from the review log
+    assert not page.locator("footer:visible").count()
+    body = page.locator("body").inner_text()
+    assert "Gradio" not in body and "通过 API" not in body and "审核" not in page.locator("#intro").inner_text()
     page.evaluate(WATCH_STREAM)
 
-    answer = _ask(page, QUESTION, 1)
+    # Keyboard only: the question box has the focus; type, Enter.
+    page.keyboard.type(QUESTION)
+    page.keyboard.press("Enter")
+    answer = _wait_done(page, 1)
     assert "25" in answer and "[1]" in answer, answer
     partials = [p for p in page.evaluate("window.__partials") if p.strip() and p != SEARCHING]
     assert len(partials) >= min(2, answer.count("[")), partials  # streamed part by part, not all at once
@@ -180,53 +221,166 @@ def test_chat_streams_a_cited_answer_and_keeps_the_conversation(
 
     card = page.locator("#citations .citation-card").filter(has_text="一、工作开展情况").first
     expect(card.locator(".title")).to_contain_text(SEED_TITLE)
-    expect(card.locator(".locator")).to_contain_text("一、工作开展情况")
     marks = card.locator(".passage mark").all_inner_texts()
     assert marks and any("25" in m for m in marks), marks
     plain = re.sub(r"\[\d+\]", "", answer)
     assert all(m in plain for m in marks), (marks, answer)  # highlighted = the sentences cited
+    expect(page.locator("#related")).to_contain_text(LAW_TITLE)  # another document, not the cited one
+    expect(page.locator("#related")).not_to_contain_text(SEED_TITLE)
+    expect(page.locator("#history")).to_contain_text(QUESTION)
+    assert page.evaluate(UNLABELLED) == []
+    screens(page, "enquiry-answer-1400")
 
+    # Open the source with the keyboard: Tab to the card's link, Enter; the document page shows the
+    # whole text, the cited passage marked and scrolled into view.
+    for _ in range(60):
+        if page.evaluate("document.activeElement.classList.contains('open-document')"):
+            break
+        page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent").startswith("查看《")
+    with wide.expect_page() as opened:
+        page.keyboard.press("Enter")
+    document = opened.value
+    document.wait_for_load_state()
+    cited = document.locator(".passage.cited")
+    expect(cited).to_have_count(1)
+    expect(cited).to_be_in_viewport()
+    cited_marks = cited.locator("mark").all_inner_texts()
+    assert any("25" in m for m in cited_marks), cited_marks
+    expect(document.locator("h1")).to_contain_text(SEED_TITLE)
+    expect(document.locator("dl.meta")).to_contain_text("天津市人民政府")
+    expect(document.locator("a[download]")).to_have_text("下载原文件")
+    screens(document, "document-1400")
+    document.close()
+
+    # A follow-up in the same page is the same conversation.
     follow_up = _ask(page, FOLLOW_UP, 2)
-    assert [q for q, _, _ in assistant.calls[-2:]] == [QUESTION, FOLLOW_UP]
     (_, first_id, first), (_, second_id, second) = assistant.calls[-2:]
-    assert first_id is None and second_id == first.conversation_id  # same browser session, same conversation
-    assert second.conversation_id == first.conversation_id and not second.refused, second
-    assert re.sub(r"\s", "", follow_up) == re.sub(r"\s", "", second.answer) and "[1]" in follow_up
-    assert len(assistant.conversations.get(first.conversation_id).turns) == 2
+    assert first_id is None and second_id == first.conversation_id
+    assert not second.refused and re.sub(r"\s", "", follow_up) == re.sub(r"\s", "", second.answer)
 
-    context.close()
+    # Type-ahead while typing: pick a suggestion and it is asked.
+    page.locator("#question textarea").press_sequentially("概念验证", delay=30)
+    hint = page.locator("#suggestions button").filter(has_text="加强概念验证平台布局建设")
+    expect(hint).to_be_visible()
+    hint.click()
+    _wait_done(page, 3)
+    assert assistant.calls[-1][0] == "加强概念验证平台布局建设"
 
-    # Another browser session starts its own conversation; a question the corpus cannot answer is
-    # refused, with the passages found shown as 可能相关 and the hint to pass it to a liaison.
-    other = browser.new_context()
-    page = other.new_page()
-    page.set_default_timeout(TIMEOUT_MS)
-    page.goto(url)
+    # 热点问题 asks the reviewed question, answered from the liaison's review.
+    page.locator("#popular button").filter(has_text=HOT).click()
+    _wait_done(page, 4)
+    assert assistant.calls[-1][0] == HOT and assistant.calls[-1][2].reviewed
+    expect(page.locator("#citations .notice.reviewed")).to_be_visible()
+
+    # The history lives in this browser: a fresh page lists it, newest first, and asks again on a click.
+    page.close()
+    again = _open(wide, url)
+    history = again.locator("#history button")
+    expect(history.first).to_have_text(HOT)
+    expect(again.locator("#history")).to_contain_text(QUESTION)
+    history.filter(has_text=QUESTION).click()
+    _wait_done(again, 1)
+    assert assistant.calls[-1][0] == QUESTION
+    again.locator("#history-clear").click()
+    expect(again.locator("#history")).to_be_hidden()
+    again.close()
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("width", [WIDE, NARROW])
+def test_a_refusal_offers_the_handoff_first(served: tuple[str, RecordingAssistant], wide: Any, narrow: Any,
+                                           screens: Any, width: int) -> None:
+    from playwright.sync_api import expect
+
+    url, assistant = served
+    page = _open(wide if width == WIDE else narrow, url)
     refusal = _ask(page, OFF_TOPIC, 1)
-    _, other_id, other_response = assistant.calls[-1]
-    assert other_id is None and other_response.conversation_id != first.conversation_id
-    assert other_response.refused and re.sub(r"\s", "", refusal) == re.sub(r"\s", "", other_response.answer)
-    expect(page.locator("#citations .notice.refusal")).to_contain_text("服务专员")
-    if other_response.citations:
-        expect(page.locator("#citations .citation-card").first).to_contain_text("可能相关")
+    _, _, response = assistant.calls[-1]
+    assert response.refused and re.sub(r"\s", "", refusal) == re.sub(r"\s", "", response.answer)
     expect(page.locator('#chat [data-testid="user"]')).to_contain_text("<b>x</b>")  # shown, not rendered
     assert page.locator('#chat [data-testid="user"] b').count() == 0
-    other.close()
+
+    contact = page.get_by_label("联系方式（电话或邮箱）")
+    expect(contact).to_be_visible()  # the hand-off is open, right under the answer
+    chat_box, contact_box = page.locator("#chat").bounding_box(), contact.bounding_box()
+    question_box = page.locator("#question textarea").bounding_box()
+    assert chat_box["y"] + chat_box["height"] <= contact_box["y"] < question_box["y"]
+    expect(page.locator("#citations .notice.refusal")).to_contain_text("转交服务专员")
+    related = page.locator("#citations details.related-passages")
+    if response.citations:
+        expect(related.locator(".citation-card").first).to_be_hidden()  # collapsed
+    _no_horizontal_scroll(page)
+    screens(page, f"enquiry-refusal-{width}")
+
+    page.locator("#handoff-send").click()
+    expect(page.locator("#handoff-status")).to_contain_text("请填写联系方式")
+    contact.fill("022-12345678（测试）")
+    page.locator("#handoff-send").click()
+    expect(page.locator("#handoff-status")).to_contain_text("已转交")
+    handoffs = assistant.review.conversation_handoffs(response.conversation_id).handoffs
+    assert [h.question for h in handoffs] == [OFF_TOPIC]
+    page.close()
+
+
+@pytest.mark.browser
+def test_narrow_screen_reads_the_answer_and_its_document_without_scrolling_sideways(
+    served: tuple[str, RecordingAssistant], narrow: Any, screens: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    url, _ = served
+    page = _open(narrow, url)
+    _ask(page, QUESTION, 1)
+    card = page.locator("#citations .citation-card").first
+    card.scroll_into_view_if_needed()
+    box = card.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= NARROW, box
+    _no_horizontal_scroll(page)
+    assert page.evaluate(UNLABELLED) == []
+    screens(page, "enquiry-answer-390")
+    href = card.locator("a.open-document").get_attribute("href")
+    document = narrow.new_page()
+    document.goto(url + href)
+    expect(document.locator(".passage.cited")).to_be_in_viewport()
+    _no_horizontal_scroll(document)
+    screens(document, "document-390")
+    document.close()
+    page.close()
+
+
+@pytest.mark.browser
+def test_everything_is_chinese_even_in_an_english_browser(served: tuple[str, RecordingAssistant],
+                                                         browser: Any) -> None:
+    url, assistant = served
+    context = browser.new_context(viewport={"width": WIDE, "height": 1000}, locale="en-US")
+    context.set_default_timeout(TIMEOUT_MS)
+    page = _open(context, url)
+    _ask(page, QUESTION, 1)
+    page.locator("#feedback-up").click()
+    page.locator("#feedback-status").filter(has_text="感谢").wait_for()
+    names = page.evaluate("""() => [...document.querySelectorAll('button, textarea, input, a')]
+        .map(el => (el.getAttribute('aria-label') || '') + ' ' + (el.innerText || '') + ' ' + (el.title || ''))""")
+    text = page.locator("body").inner_text() + " ".join(names)
+    policy_words = set(re.findall(r"[A-Za-z]{3,}", " ".join(
+        d.page_content for d in assistant.index.snapshot().chunks)))  # quoted policy text may hold some
+    latin = set(re.findall(r"[A-Za-z]{3,}", text)) - policy_words
+    assert not latin, latin
+    context.close()
 
 
 @pytest.mark.browser
 def test_feedback_and_handoff_from_the_chat_reach_the_liaison_and_back(
-    served: tuple[str, RecordingAssistant], browser: Any
+    served: tuple[str, RecordingAssistant], wide: Any
 ) -> None:
     from playwright.sync_api import expect
 
     from assistant.review.auth import Principal, Role
 
     url, assistant = served
-    context = browser.new_context(viewport={"width": 1400, "height": 1200}, locale="zh-CN")
-    page = context.new_page()
-    page.set_default_timeout(TIMEOUT_MS)
-    page.goto(url)
+    page = _open(wide, url)
+    page.locator("#feedback-down").click()
+    expect(page.locator("#feedback-status")).to_contain_text("请先提问")
     _ask(page, "科技担保余额是多少？", 1)
     _, _, response = assistant.calls[-1]
     assert response.answer_id
@@ -237,8 +391,8 @@ def test_feedback_and_handoff_from_the_chat_reach_the_liaison_and_back(
     item = assistant.review.item(response.answer_id)
     assert any(f.helpful is False and "申请条件" in f.comment for f in item.feedback), item.feedback
 
-    page.locator("#handoff").click()  # open the accordion
-    page.locator("#handoff-contact input, #handoff-contact textarea").first.fill("022-12345678（测试）")
+    page.locator("#handoff button").first.click()  # open the accordion
+    page.get_by_label("联系方式（电话或邮箱）").fill("022-12345678（测试）")
     page.locator("#handoff-send").click()
     expect(page.locator("#handoff-status")).to_contain_text("已转交")
     handoffs = assistant.review.conversation_handoffs(response.conversation_id).handoffs
@@ -249,4 +403,48 @@ def test_feedback_and_handoff_from_the_chat_reach_the_liaison_and_back(
                                    "（测试答复）请联系市科技局了解担保申请条件。", [])
     page.locator("#handoff-refresh").click()
     expect(page.locator("#handoff-replies")).to_contain_text("请联系市科技局了解担保申请条件")
-    context.close()
+    page.close()
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("width", [WIDE, NARROW])
+def test_review_page_without_tokens_says_how_to_set_it_up(served: tuple[str, RecordingAssistant], wide: Any,
+                                                          narrow: Any, screens: Any, width: int) -> None:
+    from playwright.sync_api import expect
+
+    url, _ = served
+    page = (wide if width == WIDE else narrow).new_page()
+    page.goto(url + "review/")
+    expect(page.locator("#review-not-set-up")).to_contain_text("审核功能尚未启用")
+    expect(page.locator("#review-not-set-up")).to_contain_text("ASSISTANT_LIAISON_TOKENS")
+    assert page.locator("input, textarea, button:visible").count() == 0
+    _no_horizontal_scroll(page)
+    screens(page, f"review-not-set-up-{width}")
+    page.close()
+
+
+@pytest.mark.browser
+def test_api_docs_work_without_internet(served: tuple[str, RecordingAssistant], wide: Any) -> None:
+    from playwright.sync_api import expect
+
+    url, _ = served
+    page = wide.new_page()
+    outside: list[str] = []
+
+    def only_local(route: Any) -> None:
+        if route.request.url.startswith(url):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_local)
+    page.goto(url + "docs")
+    expect(page.locator(".opblock").first).to_be_visible()
+    expect(page.locator(".opblock-summary-path").filter(has_text="/api/ask")).to_have_count(1)
+    assert outside == []
+    page.goto(url + "redoc")
+    expect(page.get_by_text("The whole indexed text of one document").first).to_be_attached()
+    # ReDoc's only outside request is its vendor's logo in the sidebar credit; the page works without it.
+    assert all(u.startswith("https://cdn.redoc.ly/") and u.endswith(".svg") for u in outside), outside
+    page.close()

@@ -28,3 +28,17 @@ def highlight(text: str, spans: list[tuple[int, int]]) -> str:
         pos = end
     out.append(esc(text[pos:]))
     return "".join(out)
+
+
+def parse_spans(value: str | None, limit: int = 40) -> list[tuple[int, int]]:
+    """'0-12,30-41' (a link's highlight parameter) → [(0, 12), (30, 41)]; anything malformed is dropped."""
+    spans: list[tuple[int, int]] = []
+    for part in (value or "").split(",")[:limit]:
+        start, _, end = part.partition("-")
+        if start.isdigit() and end.isdigit() and len(start) < 7 and len(end) < 7:
+            spans.append((int(start), int(end)))
+    return spans
+
+
+def format_spans(spans: list[tuple[int, int]]) -> str:
+    return ",".join(f"{int(s)}-{int(e)}" for s, e in spans)

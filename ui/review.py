@@ -1,9 +1,10 @@
-"""The 审核 tab: liaisons work through the review queue and give verdicts.
+"""The liaisons' workspace (/review): they work through the review queue and give verdicts.
 
-`build_review_tab(assistant)` is called by `ui.app.build_ui` inside `with gr.Tab("审核")`. Nothing
-shows until a liaison or maintainer token is entered; every action checks the token again on the
-server (the page's events are reachable without the page, so the check cannot live in the
-browser). It calls the same `ReviewService` as the review API. Passage texts, questions and
+`build_review_page(assistant)` returns its own Blocks, mounted at /review by `ui.mount`, apart from
+the enterprises' page. With no token configured it only says, in Chinese, that review is not set
+up and how to set it up: no form, no events. Otherwise nothing shows until a liaison or
+maintainer token is entered; every action checks the token again on the server (the page's
+events are reachable without the page, so the check cannot live in the browser). It calls the same `ReviewService` as the review API. Passage texts, questions and
 answers are data from enterprises and documents: every one is escaped before it is shown.
 """
 
@@ -21,6 +22,7 @@ from assistant.review.schemas import CitationPick, ItemDetail, QueueItem, Senten
 from assistant.service import Assistant
 from assistant.types import Citation
 from ui.markup import esc, highlight
+from ui.messages import message_for, review_input
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +33,19 @@ STATUS_LABELS = {
 FILTERS = [("待处理", "open"), *((label, key) for key, label in STATUS_LABELS.items()), ("全部", "all")]
 VERDICTS = [("正确", "correct"), ("错误", "incorrect"), ("需修改", "needs_change")]
 NO_TOKEN = "请输入服务专员或维护人员的令牌。"
-BAD_TOKEN = "令牌无效。"
+BAD_TOKEN = "令牌无效：请检查令牌是否输入完整；令牌由维护人员发放，只在服务器上保存其摘要。"
+TITLE = "审核工作台 - 政策咨询助手"
+NOT_SET_UP = """## 审核功能尚未启用
+
+本服务没有配置服务专员或维护人员的令牌，因此审核工作台不可用。
+
+启用方法（由维护人员在服务器上操作）：
+
+1. 为每位服务专员定一个令牌，计算其摘要：`python -m assistant.review.auth hash 令牌`
+2. 把“姓名:摘要”写入环境变量 `ASSISTANT_LIAISON_TOKENS`（多人用英文逗号分隔；维护人员用
+   `ASSISTANT_MAINTAINER_TOKENS`），或写入服务目录下的 `.env` 文件；
+3. 重新启动服务，再打开本页，输入令牌即可进入审核队列。
+"""
 PAGE = 100
 
 CSS = """
@@ -73,7 +87,7 @@ def sentences_table(sentences: list[SentenceView], citations: list[Citation]) ->
         cells = [_passage_cell(by_n.get(p.n), p.highlights) for p in s.passages] or [_passage_cell(None, [])]
         flag = ""
         if s.weak:
-            flag = '<div class="flag">⚠ 依据不足</div>'
+            flag = '<div class="flag">依据不足</div>'
         if s.missing_figures:
             flag += f'<div class="flag">原文无数字：{esc("、".join(s.missing_figures))}</div>'
         marks = "".join(f"[{n}]" for n in s.cites)
@@ -189,7 +203,7 @@ class ReviewTab:
         except UnauthorizedError:
             return "", BAD_TOKEN
         except AssistantError as err:
-            return "", f"无法打开：{err}"
+            return "", f"无法打开：{message_for(err)}"
 
     def search(self, token: str, query: str) -> tuple[Any, dict[str, dict[str, Any]], str, str]:
         """(result checkboxes, hits by chunk id, preview, message)."""
@@ -199,7 +213,7 @@ class ReviewTab:
         except UnauthorizedError:
             return gr.CheckboxGroup(choices=[], value=[]), {}, "", BAD_TOKEN
         except AssistantError as err:
-            return gr.CheckboxGroup(choices=[], value=[]), {}, "", f"检索失败：{err}"
+            return gr.CheckboxGroup(choices=[], value=[]), {}, "", f"检索失败：{review_input(err) or message_for(err)}"
         hits = {h.chunk_id: {"chunk_id": h.chunk_id, "title": h.citation.document.title,
                              "locator": h.citation.locator, "text": h.citation.text} for h in found.passages}
         choices = [(f"《{h['title']}》 {h['locator']}：{h['text'][:40]}", cid) for cid, h in hits.items()]
@@ -231,9 +245,9 @@ class ReviewTab:
                                      citations=citations, reply=reply or None)
             result = self.service.verdict(int(answer_id), principal, request)
         except AssistantError as err:
-            return f"未记录：{err}", False
-        except ValueError as err:  # pydantic validation (too long, bad verdict)
-            return f"未记录：{err}", False
+            return f"未记录：{review_input(err) or message_for(err)}", False
+        except ValueError:  # pydantic validation (too long, bad verdict)
+            return "未记录：填写的内容过长或格式不对，请检查后再提交。", False
         message = f"已记录结论 #{result.verdict_id}（条目 #{answer_id}，{principal.name}）。"
         if result.curated_id:
             message += " 该答复将作为审核答复提供给相同的问题。"
@@ -246,8 +260,24 @@ class ReviewTab:
         return message, True
 
 
+def review_configured(assistant: Assistant) -> bool:
+    return bool(assistant.settings.liaison_tokens or assistant.settings.maintainer_tokens)
+
+
+def build_review_page(assistant: Assistant) -> gr.Blocks:
+    """The workspace as a page of its own; only the set-up notice when no token is configured."""
+    with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(3600, 3600)) as page:
+        gr.HTML('<header class="site"><h1>审核工作台</h1><p>服务专员审核答复、回复转人工的问题。</p></header>',
+                elem_id="review-header", js_on_load=None)
+        if review_configured(assistant):
+            build_review_tab(assistant)
+        else:
+            gr.Markdown(NOT_SET_UP, elem_id="review-not-set-up")
+    return page
+
+
 def build_review_tab(assistant: Assistant) -> None:
-    """The tab's contents; called inside `with gr.Tab("审核")`."""
+    """The workspace's form and events (inside the page's Blocks)."""
     tab = ReviewTab(assistant)
     with gr.Column(elem_id="review"):
         gr.Markdown("审核答复：转人工、文件变更、企业反馈无帮助、拒答和依据不足的答复排在前面。"
@@ -264,9 +294,9 @@ def build_review_tab(assistant: Assistant) -> None:
             q = gr.Textbox(label="搜索问题", elem_id="review-q")
         message = gr.Markdown(NO_TOKEN, elem_id="review-message")
         with gr.Row(equal_height=False):
-            with gr.Column(scale=2, min_width=280):
+            with gr.Column(scale=2, min_width=260):
                 queue = gr.Radio(choices=[], label="审核队列", elem_id="review-queue")
-            with gr.Column(scale=5, min_width=480):
+            with gr.Column(scale=5, min_width=300):
                 item = gr.HTML("", elem_id="review-item", css_template=CSS, js_on_load=None, padding=True)
                 verdict = gr.Radio(choices=VERDICTS, label="结论", elem_id="review-verdict")
                 note = gr.Textbox(label="备注", lines=2, elem_id="review-note")
@@ -288,7 +318,8 @@ def build_review_tab(assistant: Assistant) -> None:
         hits = gr.State({})
 
     filters = [token, status, date_from, date_to, document, q]
-    private: dict[str, Any] = {"api_visibility": "private"}
+    # No progress overlay: Gradio writes it in English ("processing"); the pages say what they do.
+    private: dict[str, Any] = {"api_visibility": "private", "show_progress": "hidden"}
     for trigger in (load.click, token.submit, status.change, q.submit, document.submit, date_from.submit,
                     date_to.submit):
         trigger(tab.load, inputs=filters, outputs=[queue, message], **private)

@@ -1,4 +1,5 @@
-"""The FastAPI application: API routers, error mapping, and the Gradio chat mounted at /."""
+"""The FastAPI application: API routers, error mapping, offline /docs, and the Gradio pages
+(enquiry at /, liaisons' workspace at /review)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,18 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from assistant import __version__
-from assistant.api import routes_ask, routes_index, routes_review, routes_search, routes_upload
+from assistant.api import (
+    routes_ask,
+    routes_documents,
+    routes_index,
+    routes_review,
+    routes_search,
+    routes_upload,
+)
 from assistant.api.errors import public_detail
 from assistant.api.limits import LimitsMiddleware, SecurityHeadersMiddleware
 from assistant.api.schemas import ErrorResponse
@@ -41,8 +50,9 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 def create_app(settings: Settings | None = None, assistant: Assistant | None = None, ui: bool = True) -> FastAPI:
     settings = settings or Settings()
-    app = FastAPI(title="Policy enquiry assistant", version=__version__,
-                  description="Answers questions about indexed policy texts, citing the passages it relied on.")
+    # /docs and /redoc with their assets served from the installed fastapi-offline (no CDN).
+    app = FastAPIOffline(title="Policy enquiry assistant", version=__version__,
+                         description="Answers questions about indexed policy texts, citing the passages it relied on.")
     app.state.assistant = assistant or Assistant(settings)
     app.state.settings = settings
     app.state.token_checker = TokenChecker(app.state.assistant.settings)
@@ -62,6 +72,8 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
 
     for module in (routes_ask, routes_search, routes_index):
         app.include_router(module.router, responses=ERROR_RESPONSES)
+    app.include_router(routes_documents.api, responses=ERROR_RESPONSES)
+    app.include_router(routes_documents.pages)
     for router in (*routes_review.routers, routes_upload.router):  # tokens: routes_review.py
         app.include_router(router, responses=ERROR_RESPONSES)
     # Outermost last: security headers on every answer, then the client address, then the limits.
@@ -73,12 +85,10 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
 
     if ui:
         try:
-            import gradio as gr
-
-            from ui.app import build_ui
+            from ui.mount import mount_pages
         except ImportError:  # the API works without the UI package
             return app
-        app = gr.mount_gradio_app(app, build_ui(app.state.assistant), path="/")
+        app = mount_pages(app, app.state.assistant)
     return app
 
 

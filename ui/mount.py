@@ -1,0 +1,38 @@
+"""The two pages on the FastAPI app: the enquiry page at / and the liaisons' workspace at /review.
+
+Each is its own Blocks with its own bounded queue; neither shows Gradio's footer (API link,
+branding, settings). Uploads are refused (ui/guard.py) and capped anyway, and Gradio's file cache
+is cleaned hourly.
+"""
+
+from __future__ import annotations
+
+import gradio as gr
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse
+
+from assistant.service import Assistant
+from ui.app import PAGE_CSS, build_ui
+from ui.guard import GradioGuard
+from ui.i18n import chinese
+from ui.review import build_review_page
+
+MAX_FILE = "1kb"  # no component takes files; anything posted as one is refused
+
+
+def mount_pages(app: FastAPI, assistant: Assistant) -> FastAPI:
+    size = assistant.settings.ui_queue_size  # events waiting per page beyond those running
+    enquiry = build_ui(assistant).queue(max_size=size, api_open=False, default_concurrency_limit=4)
+    review = build_review_page(assistant).queue(max_size=size, api_open=False, default_concurrency_limit=4)
+    options = {"footer_links": [], "max_file_size": MAX_FILE, "css": PAGE_CSS, "show_error": False,
+               "enable_monitoring": False, "pwa": False, "mcp_server": False, "ssr_mode": False,
+               "i18n": chinese()}
+    app.add_middleware(GradioGuard)
+
+    @app.get("/review", include_in_schema=False)
+    def review_slash(request: Request) -> RedirectResponse:
+        return RedirectResponse(f"{request.scope.get('root_path', '')}/review/", status_code=307)
+
+    # /review first: the page at / would otherwise take every path.
+    app = gr.mount_gradio_app(app, review, path="/review", **options)
+    return gr.mount_gradio_app(app, enquiry, path="/", **options)
