@@ -128,15 +128,17 @@ def citations_html(response: Answer, done: bool = True) -> str:
     parts: list[str] = []
     if response.reviewed:
         parts.append('<div class="notice reviewed">✔ 该答复已经服务专员人工审核。</div>')
+    # A refusal claims nothing: it shows only the passages above the relevance floor (`related`).
+    shown = (response.related or response.citations) if response.refused else response.citations
     if response.refused:
-        found = "以下段落可能相关，仅供参考。" if response.citations else ""
+        found = "以下段落可能相关，仅供参考。" if shown else ""
         parts.append(f'<div class="notice refusal">已收录的政策文件中没有找到能直接回答该问题的内容。'
                      f"{found}{LIAISON_HINT}</div>")
-        if response.citations:
-            parts.append(f'<div class="citations-head">可能相关的段落（{len(response.citations)}）</div>')
-    elif response.citations:
-        parts.append(f'<div class="citations-head">引用依据（{len(response.citations)}）</div>')
-    parts.extend(citation_card(c, related=response.refused) for c in response.citations)
+        if shown:
+            parts.append(f'<div class="citations-head">可能相关的段落（{len(shown)}）</div>')
+    elif shown:
+        parts.append(f'<div class="citations-head">引用依据（{len(shown)}）</div>')
+    parts.extend(citation_card(c, related=response.refused) for c in shown)
     return _panel("".join(parts), "done" if done else "streaming")
 
 

@@ -69,6 +69,14 @@ class Conversation:
         return None
 
 
+_LEAD = re.compile(r"^(那么|那|还有|另外|此外|再问一下|再问)\s*")
+
+
+def without_lead(question: str) -> str:
+    """The follow-up without its connective (那下一步呢 → 下一步呢), so it does not glue to the next word."""
+    return _LEAD.sub("", question.strip()) or question
+
+
 def is_follow_up(question: str) -> bool:
     """A question that leaves out its subject: starts like a follow-up or names no subject."""
     return bool(_FOLLOW_UP_START.search(question.strip())) or not subject_words(question)
@@ -93,8 +101,8 @@ def resolve(question: str, conversation: Conversation | None) -> str:
     last = conversation.turns[-1]
     own = tokenize(clean_for_keywords(question))
     if own and question_type(question) not in _ASKS_DETAIL:
-        return f"{last.subject} {question}".strip()
-    return f"{last.query} {question}".strip()
+        return f"{last.subject} {without_lead(question)}".strip()
+    return f"{last.query} {without_lead(question)}".strip()
 
 
 class ConversationStore:
