@@ -15,13 +15,12 @@ dev set of ../shared/eval/policyqa) and indexes built by the product's indexer f
   document sharing most question words) from the same run;
 - answered / refused on the half index, split by answerable (gold span in an indexed document) or not.
 
-Retrieval outputs are cached (bench/qa_cache.py). Writes bench/results/policyqa-<stamp>.json.
+Retrieval outputs are cached (bench/qa_cache.py). Writes bench/results/policyqa.json.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -32,6 +31,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.helpers import write_results  # noqa: E402
 from bench.pq import POLICYQA, answerable_in_half, corpus_texts, load_questions, normalise, rouge_l  # noqa: E402
 from bench.qa_cache import DEFAULT_CACHE, documents, retrievals  # noqa: E402
 
@@ -121,7 +121,6 @@ def main() -> None:
     parser.add_argument("--full-index", type=Path, required=True)
     parser.add_argument("--half-index", type=Path, required=True)
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args()
 
     from assistant.settings import Settings
@@ -170,14 +169,11 @@ def main() -> None:
           f"(target >= {TARGET_ANSWERED:.0%}), refused {ref:.1%} of {len(refused_ok)} unanswerable "
           f"(target >= {TARGET_REFUSED:.0%})")
 
-    args.out.mkdir(parents=True, exist_ok=True)
-    out = args.out / f"policyqa-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    out.write_text(json.dumps({
+    write_results("policyqa", {
         "questions": str(args.questions), "n": n, "retrieval": rates, "answers": a, "baseline": b,
         "half_index": {"threshold": threshold, "answered": round(ans, 3), "refused": round(ref, 3),
                        "answerable": len(answered_ok), "unanswerable": len(refused_ok)},
-    }, indent=2), encoding="utf-8")
-    print(f"wrote {out}")
+    })
 
 
 if __name__ == "__main__":

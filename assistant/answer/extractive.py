@@ -37,7 +37,7 @@ _CLAUSE = re.compile(r"[^，,：:。；！？;!?]+(?:[，,：:。；！？;!?]+[
 _LIST_ITEM = re.compile(r"^(?:[一二三四五六七八九十]+是|[（(][一二三四五六七八九十\d]+[)）]|[一二三四五六七八九十]+、|\d+[.、．)）]|第[一二三四五六七八九十]+[，,、])")
 _TYPE_LIFT = 1.3  # the unit holds what the question asks for (a figure, a date, a body)
 _TYPE_DROP = 0.6  # it does not
-_CONTEXT_SHARE = 0.3  # weight of the heading, title and heading path in a unit's score
+_CONTEXT_SHARE = 0.5  # weight of the context (heading, sentence before, title, heading path) in a unit's score
 _RANK_DECAY = 0.1  # per passage rank
 _SECOND = 0.85  # a further unit must score this share of the best one
 _NEXT_ALWAYS = False  # always quote the unit after the best one (policyqa dev: hit +5 pts, F -0.01)
@@ -98,7 +98,7 @@ class Unit:
     start: int
     end: int
     text: str
-    context: str  # its heading, the title and heading path of its passage
+    context: str  # its heading, the sentence before it, the title and heading path of its passage
     score: float = 0.0
 
 
@@ -107,7 +107,7 @@ def units_of(p_idx: int, passage: Document) -> list[Unit]:
     text = passage.page_content
     base = f"{passage.metadata.get('title', '')} {passage.metadata.get('locator', '')}"
     out: list[Unit] = []
-    heading = ""
+    heading = previous = ""
     pending: int | None = None
     for start, end, sentence in split_sentences(text):
         if is_heading(sentence):
@@ -116,7 +116,8 @@ def units_of(p_idx: int, passage: Document) -> list[Unit]:
             continue
         begin = start if pending is None else pending
         pending = None
-        out.append(Unit(p_idx, begin, end, text[begin:end], f"{base} {heading}"))
+        out.append(Unit(p_idx, begin, end, text[begin:end], f"{base} {heading} {previous}"))
+        previous = text[begin:end]  # questions often restate the lead the answer follows
     return out
 
 
