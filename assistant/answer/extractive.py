@@ -7,6 +7,12 @@ holds what the question asks for (a figure for how many, a date for when, a body
 unit opens the answer; for a figure, date or body only the clause that holds it is quoted. A list
 question gets the items that follow an introducing sentence, in order. A further unit is added only
 when it scores almost as well. Every part is a verbatim span of a cited passage.
+
+Measured with `python -m bench.policyqa` (policyqa dev, 339 questions, full index, 2026-11-29):
+ROUGE-L F 0.317, P 0.294, R 0.552, 43.7 % of answers hold >= 80 % of the gold span; the one-line
+baseline (the sentence of the top whole-document BM25 hit sharing most question words) F 0.295,
+hit 0.440. The issue's targets (F 0.35, hit 55 %) are not reached yet; 79 % of gold spans are in
+the top-5 passages, so sentence choice is where the rest lies.
 """
 
 from __future__ import annotations
@@ -82,7 +88,8 @@ def article_span(text: str, article: str) -> tuple[int, int] | None:
 def quote_article(passage: Document, article: str, max_sentences: int = 8) -> ComposedAnswer:
     """An article asked for by number: its own sentences, in order, all cited."""
     span = article_span(passage.page_content, article) or (0, len(passage.page_content))
-    chosen = [(s, e, t) for s, e, t in split_sentences(passage.page_content) if s >= span[0] and e <= span[1]]
+    chosen = [(s, e, t) for s, e, t in sentences(passage.page_content, min_chars=4)
+              if s >= span[0] and e <= span[1]]
     chosen = chosen[:max_sentences]
     if not chosen:
         return ComposedAnswer("", [])
