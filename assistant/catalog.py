@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from assistant.answer.evidence import relevance
 from assistant.errors import AssistantError, NotFoundError
 from assistant.indexing.snapshot import IndexSnapshot
 from assistant.load import file_hash
-from assistant.retrieve.retriever import Retrieval
 from assistant.store.keyword import tokenize
 from assistant.types import DocumentInfo
 
@@ -139,9 +139,7 @@ def original_file(assistant: Assistant, doc_id: str) -> tuple[Path, str]:
 
 def related_documents(assistant: Assistant, query: str, exclude: set[str], limit: int = 3) -> list[RelatedDocument]:
     """Other documents close to the question: the best passage of each document the retrieval finds,
-    kept only when it clears the same evidence floor an answer needs (settings.min_evidence)."""
-    from assistant.service import evidence
-
+    kept only when it clears the relevance floor a refusal's related passages clear (settings.related_floor)."""
     retrieval = assistant.retriever.retrieve(query, assistant.settings.candidates)
     snapshot = retrieval.snapshot
     found: list[RelatedDocument] = []
@@ -151,8 +149,8 @@ def related_documents(assistant: Assistant, query: str, exclude: set[str], limit
         if source in seen or source not in snapshot.documents:
             continue
         seen.add(source)
-        score = evidence(query, Retrieval(snapshot, retrieval.parsed, [doc]))
-        if score >= assistant.settings.min_evidence:
+        score = relevance(query, doc)
+        if score >= assistant.settings.related_floor:
             found.append(RelatedDocument(document_id(source), document_info(snapshot, source),
                                          str(doc.metadata.get("locator", "")), round(score, 4)))
         if len(found) >= limit:

@@ -13,25 +13,25 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from assistant.answer import get_answerer
+from assistant.answer.answerability import probability, signals
 from assistant.answer.base import Answerer, AnswerRequest, ComposedAnswer, Delta
 from assistant.answer.conversation import Conversation, ConversationStore, resolve
-from assistant.answer.evidence import coverage, term_weights
+from assistant.answer.evidence import relevance
 from assistant.errors import BadQuestionError
 from assistant.indexing.snapshot import LiveIndex
 from assistant.retrieve.query import clean_for_keywords
 from assistant.retrieve.retriever import Retrieval, Retriever
 from assistant.review.service import ReviewService
 from assistant.settings import Settings
-from assistant.store.keyword import tokenize
 from assistant.text import cited_parts
-from assistant.types import Answer, Citation, chunk_meta, citation
+from assistant.types import Answer, Citation, citation
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
-REFUSAL = (
-    "抱歉，已索引的政策文件中没有找到能够回答这个问题的内容，因此无法给出答复。"
-    "以下段落可能相关，仅供参考；如需人工解答，可以将问题转交服务专员。"
-)
+REFUSAL = "抱歉，已索引的政策文件中没有找到能够回答这个问题的内容，因此无法给出答复。"
+COVERS = "目前索引了{n}份文件，例如{titles}。"
+HAND_OFF = "如需人工解答，可以将问题转交服务专员。"
+RELATED = "下方列出的段落可能相关，仅供参考。"
 NO_ARTICLE = "已索引的《{title}》中没有{article}。"
 
 
@@ -46,18 +46,23 @@ class Retrieved:
 AnswerEvent = Retrieved | Delta | Answer
 
 
-def evidence(query: str, retrieval: Retrieval) -> float:
-    """How much of the question the best of the top passages (with title and heading path) holds."""
+def answerability(query: str, retrieval: Retrieval) -> float:
+    """P(the top passages answer the question): assistant/answer/answerability.py."""
     if any(d.metadata.get("exact") for d in retrieval.docs):
         return 1.0  # an article asked for by number
     keywords = clean_for_keywords(query) or query
-    tokens = tokenize(keywords)
-    weights = term_weights(tokens)
-    best = 0.0
-    for doc in retrieval.docs[:5]:
-        meta = chunk_meta(doc)
-        best = max(best, coverage(tokens, f"{meta['title']} {meta['locator']} {doc.page_content}", weights))
-    return best
+    index = retrieval.snapshot.keyword
+    return probability(signals(keywords, retrieval.docs, index.document_frequency, index.num_docs))
+
+
+def refusal(query: str, retrieval: Retrieval, floor: float) -> tuple[str, list[Citation]]:
+    """The refusal: what the index covers, the hand-off, and the passages that clear the relevance
+    floor (none when nothing is close: a weather question lists no policy)."""
+    related = [doc for doc in retrieval.docs[:3] if relevance(query, doc) >= floor]
+    documents = sorted(retrieval.snapshot.documents.values(), key=lambda m: m.date or "", reverse=True)
+    titles = "、".join(f"《{m.title}》" for m in documents[:3])
+    text = REFUSAL + (COVERS.format(n=len(documents), titles=titles) if documents else "") + HAND_OFF
+    return text + (RELATED if related else ""), [citation(i + 1, d) for i, d in enumerate(related)]
 
 
 class Assistant:
@@ -123,10 +128,10 @@ class Assistant:
         yield Retrieved(query, [citation(i + 1, d) for i, d in enumerate(found.docs)])
 
         def reply(text: str, citations: list[Citation], refused: bool, sources: list[str],
-                  score: float | None) -> Answer:
+                  score: float | None, related: list[Citation] | None = None) -> Answer:
             conversation.remember(question, query, sources)
             response = Answer(answer=text, citations=citations, refused=refused, conversation_id=conversation.id,
-                              query=query, index_version=snapshot.version)
+                              query=query, index_version=snapshot.version, related=related or [])
             return self.review.record(response, question, score, logged=logged)
 
         if parsed.article and parsed.source and parsed.article_exists is False:
@@ -136,11 +141,11 @@ class Assistant:
             yield reply(text, [], True, [parsed.source], None)
             return
 
-        score = evidence(query, found)
+        score = answerability(query, found)
         exact = [d for d in found.docs if d.metadata.get("exact")]
         pool = exact or found.docs
         composed: ComposedAnswer | None = None
-        if score >= self.settings.min_evidence:
+        if score >= self.settings.min_answerability:
             request = AnswerRequest(question, query, pool, parsed.article if exact else None)
             for event in self.answerer.stream(request):
                 if isinstance(event, ComposedAnswer):
@@ -148,9 +153,9 @@ class Assistant:
                 elif event.text:
                     yield event
         if composed is None or not composed.cited:
-            yield Delta(REFUSAL)
-            related = [citation(i + 1, d) for i, d in enumerate(found.docs[:3])]
-            yield reply(REFUSAL, related, True, [], score)
+            text, related = refusal(query, found, self.settings.related_floor)
+            yield Delta(text)
+            yield reply(text, [], True, [], score, related)
             return
         citations = [citation(n + 1, pool[p], composed.highlights.get(p)) for n, p in enumerate(composed.cited)]
         yield reply(composed.text, citations, False, [pool[p].metadata["source"] for p in composed.cited], score)

@@ -39,9 +39,13 @@ class Settings(BaseSettings):
     max_conversations: int = Field(default=10000, ge=1)
     conversation_ttl_seconds: float = Field(default=7200.0, gt=0)
     conversation_turns: int = Field(default=6, ge=1)
-    # Minimum evidence to answer; below it the assistant refuses. Calibrated with
-    # bench/calibrate_evidence.py (figures and method in assistant/answer/evidence.py).
-    min_evidence: float = Field(default=0.13)
+    # Minimum answerability (probability that the passages answer the question) to answer; below
+    # it the assistant refuses. Calibrated with bench/calibrate_answerability.py (trade-off curve in
+    # assistant/answer/answerability.py): lower answers more, higher refuses more.
+    min_answerability: float = Field(default=0.45, ge=0.0, le=1.0)
+    # A refusal lists a passage as possibly related only when it holds this share of the question's
+    # weighted words (assistant/answer/evidence.py).
+    related_floor: float = Field(default=0.5, ge=0.0, le=1.0)
 
     # Published versions kept besides the live one (for --rollback and for in-flight readers).
     keep_versions: int = 3
@@ -97,7 +101,7 @@ class Settings(BaseSettings):
     curated_threshold: float = Field(default=0.975, ge=0.0, le=1.0)
     # A cited sentence whose support (share of it found in its passage) is below this is flagged.
     weak_support: float = Field(default=0.6, ge=0.0, le=1.0)
-    # Answers given with evidence below this (but above min_evidence) are reviewed first.
+    # Answers given with answerability below this (but above min_answerability) are reviewed first.
     review_low_evidence: float = Field(default=0.5, ge=0.0, le=1.0)
 
     @field_validator("liaison_tokens", "maintainer_tokens", "trusted_proxies", mode="before")

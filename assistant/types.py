@@ -115,6 +115,9 @@ class Answer(BaseModel):
     answer: str
     citations: list[Citation]
     refused: bool
+    related: list[Citation] = Field(default_factory=list,
+                                    description="On a refusal: passages that may be related (above a relevance "
+                                                "floor), for reference only; nothing is claimed from them")
     conversation_id: str
     query: str = Field(description="The query actually used for retrieval (follow-ups resolved)")
     index_version: str

@@ -116,7 +116,7 @@ def test_related_documents_are_other_documents_close_to_the_question(assistant: 
     assert cited == {SEED}, cited
     related = related_documents(assistant, answer.query, cited)
     assert [r.info.source for r in related] == [LAW]  # not the cited one, not the synthetic file
-    assert related[0].evidence >= assistant.settings.min_evidence and related[0].id == document_id(LAW)
+    assert related[0].evidence >= assistant.settings.related_floor and related[0].id == document_id(LAW)
     assert related_documents(assistant, answer.query, {SEED, LAW}) == []
 
 

@@ -183,9 +183,11 @@ def citations_html(response: Answer, done: bool = True, link: Link | None = None
     if response.refused:
         parts.append('<div class="notice refusal" role="status">已收录的政策文件中没有找到能直接回答该问题的内容。'
                      "可以在对话下方填写联系方式，转交服务专员人工解答。</div>")
-        if response.citations:
-            cards = "".join(citation_card(c, related=True, link=link) for c in response.citations)
-            parts.append(f'<details class="related-passages"><summary>可能相关的段落（{len(response.citations)}），'
+        # A refusal claims nothing: only the passages above the relevance floor, collapsed.
+        related = response.related or response.citations
+        if related:
+            cards = "".join(citation_card(c, related=True, link=link) for c in related)
+            parts.append(f'<details class="related-passages"><summary>可能相关的段落（{len(related)}），'
                          f"仅供参考</summary>{cards}</details>")
     elif response.citations:
         parts.append(f'<div class="citations-head">引用依据（{len(response.citations)}）</div>')

@@ -9,14 +9,38 @@ import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
+from assistant.answer.question import question_type
 from assistant.errors import UnknownConversationError
 from assistant.retrieve.query import clean_for_keywords
-from assistant.store.keyword import tokenize
+from assistant.store.keyword import STOPWORDS, tokenize
 
 _FOLLOW_UP_START = re.compile(r"^(那|那么|那这个|还有|另外|此外|再问|它|其|该|这个|这些|上述|如果是|要是)")
-_GENERIC = frozenset(
-    ["申请", "条件", "要求", "流程", "程序", "材料", "资金", "支持", "补贴", "政策", "规定", "办法", "多少", "哪些", "时间", "期限", "标准", "具体", "怎么", "如何", "需要", "有没有", "什么", "第", "条", "呢", "吗"]
+# Words that name an aspect of a subject (what about it is asked), not the subject itself: a
+# follow-up made of them keeps the conversation's subject and asks about another side of it.
+_ASPECT = frozenset(
+    ["申请", "条件", "要求", "流程", "程序", "材料", "资金", "支持", "补贴", "政策", "规定", "办法", "多少", "哪些",
+     "时间", "期限", "标准", "具体", "怎么", "如何", "需要", "有没有", "什么", "第", "条", "呢", "吗", "方面",
+     "领域", "重点", "措施", "安排", "下一步", "一步", "工作", "情况", "进展", "开展", "融资", "金融", "资金", "奖励",
+     "税收", "优惠", "服务", "办理", "对象", "范围", "内容", "主要", "有关", "相关", "哪个", "哪里", "何时", "部门",
+     "负责", "联系", "方式", "计划", "目标", "成效", "效果", "做法", "举措", "问题", "有", "在", "是", "了", "哪",
+     "的", "和", "及", "与", "等", "对", "为", "做", "还", "又", "呀", "吧", "啊"]
 )
+_ASKS_DETAIL = ("number", "date", "who", "where")
+_CONTENT = re.compile(r"[\u4e00-\u9fffA-Za-z0-9]")
+
+
+def subject_words(question: str) -> str:
+    """What a question is about, without what it asks about it: 中试平台建设有什么支持政策 → 中试平台建设."""
+    import jieba
+
+    out: list[str] = []
+    for word in jieba.lcut(clean_for_keywords(question)):
+        keep = bool(_CONTENT.search(word)) and word not in _ASPECT and word not in STOPWORDS
+        if keep:
+            out.append(word)
+        elif out and out[-1] != " ":
+            out.append(" ")
+    return "".join(out).strip()
 
 
 @dataclass
@@ -45,26 +69,40 @@ class Conversation:
         return None
 
 
+_LEAD = re.compile(r"^(那么|那|还有|另外|此外|再问一下|再问)\s*")
+
+
+def without_lead(question: str) -> str:
+    """The follow-up without its connective (那下一步呢 → 下一步呢), so it does not glue to the next word."""
+    return _LEAD.sub("", question.strip()) or question
+
+
 def is_follow_up(question: str) -> bool:
-    """A question that leaves out its subject: starts like a follow-up or has no specific words."""
-    if _FOLLOW_UP_START.search(question.strip()):
-        return True
-    specific = [t for t in tokenize(clean_for_keywords(question)) if t not in _GENERIC and len(t) > 1]
-    return not specific
+    """A question that leaves out its subject: starts like a follow-up or names no subject."""
+    return bool(_FOLLOW_UP_START.search(question.strip())) or not subject_words(question)
 
 
 def subject_of(question: str, conversation: Conversation | None) -> str:
-    """The subject a new turn carries: its own words, or the conversation's for a follow-up."""
+    """The subject a new turn carries: its own, or the conversation's for a follow-up."""
+    own = subject_words(question)
     if conversation is not None and conversation.turns and is_follow_up(question):
-        return conversation.turns[-1].subject
-    return clean_for_keywords(question)
+        return conversation.turns[-1].subject or own
+    return own
 
 
 def resolve(question: str, conversation: Conversation | None) -> str:
-    """The query actually used for retrieval: the question, or the conversation's subject + it."""
+    """The query actually used for retrieval.
+
+    A follow-up that names another aspect (那融资方面呢, 那下一步呢, 申请条件呢) keeps the subject and
+    drops the previous aspect: subject + question. One that asks for a detail (有多少家？什么时候？
+    由哪个部门负责？) or names nothing narrows the previous query: previous query + question."""
     if conversation is None or not conversation.turns or not is_follow_up(question):
         return question
-    return f"{conversation.turns[-1].subject} {question}".strip()
+    last = conversation.turns[-1]
+    own = tokenize(clean_for_keywords(question))
+    if own and question_type(question) not in _ASKS_DETAIL:
+        return f"{last.subject} {without_lead(question)}".strip()
+    return f"{last.query} {without_lead(question)}".strip()
 
 
 class ConversationStore:

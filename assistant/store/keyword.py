@@ -85,6 +85,19 @@ class KeywordIndex:
 
         return cls(bm25s.BM25.load(str(folder), show_progress=False), size)
 
+    @property
+    def num_docs(self) -> int:
+        return self.size
+
+    def document_frequency(self, token: str) -> int:
+        """In how many chunks the token occurs (0: nowhere in the index)."""
+        vocab = self._bm25.vocab_dict  # type: ignore[attr-defined]
+        if token not in vocab:
+            return 0
+        indptr = self._bm25.scores["indptr"]  # type: ignore[attr-defined]
+        i = vocab[token]
+        return int(indptr[i + 1] - indptr[i])
+
     def scores(self, tokens: list[str]) -> np.ndarray:
         """BM25 score of every chunk for the query tokens (zeros when none is in the vocabulary)."""
         vocab = self._bm25.vocab_dict  # type: ignore[attr-defined]

@@ -1,0 +1,76 @@
+"""What a question asks for (a figure, a date, a body, a list, …) and which of its words are specific.
+
+Both the answerability decision and the composer use this: a "how many" question is answered by a
+figure with its unit, and a passage without any figure cannot answer it.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Literal
+
+QuestionType = Literal["number", "date", "who", "where", "list", "other"]
+
+_TYPES: list[tuple[QuestionType, re.Pattern[str]]] = [
+    ("date", re.compile(r"(什么时[候间]|何时|哪[一]?[天年月日]|几[月号日]|截[止至]|期限|多久|时限|日期|时间节点|哪段时间)")),
+    ("number", re.compile(r"(多少|几[个家项条名所年天次批元万亿%]|数量|金额|比例|额度|上限|标准是|多[大长高少])")),
+    ("who", re.compile(r"(哪[个些家]?(部门|单位|机构|机关|企业|银行|主体|人员|人)|谁|由谁|什么(部门|单位|机构|人))")),
+    ("where", re.compile(r"(哪里|在哪|何处|什么地方|什么途径|哪个(网站|平台|渠道)|怎么联系|电话|地址|网址|路径)")),
+    ("list", re.compile(r"(哪些|什么(措施|政策|条件|要求|材料|内容|方面|支持|举措|优惠|服务)|有何|如何|怎样|怎么)")),
+]
+# A figure with a unit, a percentage or a count; a date.
+FIGURE = re.compile(r"(\d+(?:\.\d+)?\s*(?:%|％|万|亿|元|家|个|名|人|项|条|年|月|天|日|倍|平方|平米|户|次|所|批)?"
+                    r"|[一二三四五六七八九十百千万亿两]+[个家项名条年月日天倍批户次所%％])")
+DATE = re.compile(r"(\d{4}\s*年(\s*\d{1,2}\s*月)?(\s*\d{1,2}\s*日)?|\d{1,2}\s*月\s*\d{1,2}\s*日|\d{1,2}\s*月(底|末|初|中旬)"
+                  r"|年底|年末|之日起|日起|前|以前|期间)")
+BODY = re.compile(r"[\u4e00-\u9fff]{2,20}(部|厅|局|委员会|委|办公室|办|中心|银行|政府|机构|协会|单位|公司|集团)")
+_ANY_TYPE_CONTENT = {"number": FIGURE, "date": DATE, "who": BODY}
+
+
+def question_type(question: str) -> QuestionType:
+    """The first matching kind, most specific first (a date before a count, a count before a list)."""
+    for kind, pattern in _TYPES:
+        if pattern.search(question):
+            return kind
+    return "other"
+
+
+def holds_type(kind: QuestionType, text: str) -> bool:
+    """Whether a text holds what this kind of question asks for (always true for general kinds)."""
+    pattern = _ANY_TYPE_CONTENT.get(kind)
+    return True if pattern is None else pattern.search(text) is not None
+
+
+# Parts of speech of words that pin a question to particular documents: places, organisations,
+# other proper names, people, numerals, times, Latin-script names.
+_SPECIFIC_POS = ("ns", "nt", "nz", "nr", "m", "t", "eng")
+_PLACE_SUFFIX = re.compile(r"(省|市|区|县|自治区|特别行政区)$")
+
+
+@lru_cache(maxsize=4096)
+def specific_terms(text: str) -> tuple[str, ...]:
+    """Words of a question that name something particular: places, bodies, programmes, figures, dates.
+    A word that jieba's general-language table lacks (a domain term such as 中试 or 复工复产) counts
+    too: general questions share their words with every document, specific ones do not."""
+    import jieba.posseg
+
+    from assistant.answer.evidence import general_idf
+
+    idf, _ = general_idf()
+    out: list[str] = []
+    for pair in jieba.posseg.lcut(text):
+        word, flag = pair.word.strip(), pair.flag
+        if len(word) < 2 or not re.search(r"[\u4e00-\u9fffA-Za-z0-9]", word):
+            continue
+        if flag.startswith(_SPECIFIC_POS) or (word not in idf and len(word) >= 2 and not flag.startswith(("r", "u", "p", "c", "d", "y"))):
+            out.append(word)
+    return tuple(dict.fromkeys(out))
+
+
+def term_in(term: str, text: str) -> bool:
+    """A specific term occurs in a text; a place also by its short name (北京市 → 北京)."""
+    if term in text:
+        return True
+    short = _PLACE_SUFFIX.sub("", term)
+    return len(short) >= 2 and short != term and short in text

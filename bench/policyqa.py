@@ -1,0 +1,180 @@
+"""Policy questions end to end: retrieval, answers against gold spans, refusals on the half index.
+
+    python bench/policyqa.py --full-index /work/cache/h10/pq-full-index --half-index /work/cache/h10/pq-half-index
+    python bench/policyqa.py --questions other.jsonl --full-index … --half-index …
+
+For any questions file in the policyqa format ({"qid", "question", "docid", "answer"}; default the
+dev set of ../shared/eval/policyqa) and indexes built by the product's indexer from its corpus
+(all documents; and the half whose md5(docid) is even):
+
+- document hit@1 / hit@5 of the served retrieval vs BM25 over whole documents (bm25s, same jieba
+  tokens); the gold span in the top-5 passages;
+- the product's answers (the composer over the served top passages, full index) against the gold
+  spans: character ROUGE-L P/R/F after whitespace removal and NFKC, and the hit rate (answers
+  holding >= 80 % of the gold span), beside the one-line baseline (the sentence of the top BM25
+  document sharing most question words) from the same run;
+- answered / refused on the half index, split by answerable (gold span in an indexed document) or not.
+
+Retrieval outputs are cached (bench/qa_cache.py). Writes bench/results/policyqa.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.helpers import write_results  # noqa: E402
+from bench.pq import POLICYQA, answerable_in_half, corpus_texts, load_questions, normalise, rouge_l  # noqa: E402
+from bench.qa_cache import DEFAULT_CACHE, documents, retrievals  # noqa: E402
+
+HIT_RECALL = 0.8
+TARGET_F = 0.35
+TARGET_HIT = 0.55
+TARGET_ANSWERED = 0.85
+TARGET_REFUSED = 0.65
+
+
+def answer(record: dict[str, Any]) -> str:
+    """The product's answer text (citation marks removed) for a cached retrieval."""
+    import re
+
+    from assistant.answer.extractive import compose
+
+    query = record["keyword_text"] or record["question"]
+    composed = compose(query, documents(record))
+    return re.sub(r"\[\d+\]", "", composed.text)
+
+
+def decide(record: dict[str, Any]) -> float:
+    from assistant.answer.answerability import probability, signals
+
+    df = record["df"]
+    return probability(signals(record["keyword_text"] or record["question"], documents(record),
+                               lambda t: int(df.get(t, 0)), int(record["n"])))
+
+
+class DocumentBM25:
+    """The baseline retriever: BM25 over whole documents."""
+
+    def __init__(self, texts: dict[str, str]) -> None:
+        import bm25s
+
+        from assistant.store.keyword import tokenize
+
+        self.ids = list(texts)
+        self.raw = texts
+        self.model = bm25s.BM25()
+        self.model.index([tokenize(texts[i]) for i in self.ids], show_progress=False)
+
+    def rank(self, question: str) -> list[str]:
+        from assistant.retrieve.query import clean_for_keywords
+        from assistant.store.keyword import tokenize
+
+        vocab = self.model.vocab_dict
+        ids = [vocab[t] for t in tokenize(clean_for_keywords(question)) if t in vocab]
+        if not ids:
+            return []
+        scores = self.model.get_scores_from_ids(ids)
+        return [self.ids[i] for i in np.argsort(-scores)[:10]]
+
+    def one_line(self, question: str) -> str:
+        """The sentence of the top document sharing most question words."""
+        from assistant.answer.extractive import split_sentences
+        from assistant.retrieve.query import clean_for_keywords
+        from assistant.store.keyword import tokenize
+
+        ranked = self.rank(question)
+        if not ranked:
+            return ""
+        words = set(tokenize(clean_for_keywords(question)))
+        sentences = [t for _, _, t in split_sentences(self.raw[ranked[0]])]
+        return max(sentences, key=lambda s: len(words & set(tokenize(s))), default="")
+
+
+def distinct_docs(record: dict[str, Any], k: int) -> list[str]:
+    out: list[str] = []
+    for d in record["docs"]:
+        doc = Path(d["meta"]["source"]).stem
+        if doc not in out:
+            out.append(doc)
+    return out[:k]
+
+
+def summary(values: list[tuple[float, float, float]]) -> dict[str, float]:
+    arr = np.asarray(values) if values else np.zeros((1, 3))
+    return {"P": round(float(arr[:, 0].mean()), 3), "R": round(float(arr[:, 1].mean()), 3),
+            "F": round(float(arr[:, 2].mean()), 3), "hit": round(float((arr[:, 1] >= HIT_RECALL).mean()), 3)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--questions", type=Path, default=POLICYQA / "dev.jsonl")
+    parser.add_argument("--corpus", type=Path, default=POLICYQA / "corpus")
+    parser.add_argument("--full-index", type=Path, required=True)
+    parser.add_argument("--half-index", type=Path, required=True)
+    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
+    args = parser.parse_args()
+
+    from assistant.settings import Settings
+
+    rows = load_questions(args.questions)
+    questions = [r["question"] for r in rows]
+    raw = {p.stem: p.read_text(encoding="utf-8") for p in sorted(args.corpus.glob("*.txt"))}
+    texts = corpus_texts(args.corpus)
+    t0 = time.perf_counter()
+    full = retrievals(args.full_index, questions, args.cache)
+    half = retrievals(args.half_index, questions, args.cache)
+    print(f"{len(rows)} questions from {args.questions}; retrieval {time.perf_counter() - t0:.1f} s (cached after the first run)")
+
+    baseline = DocumentBM25(raw)
+    hits = {"served@1": 0, "served@5": 0, "bm25doc@1": 0, "bm25doc@5": 0, "span@5": 0}
+    ours, base = [], []
+    for row, record in zip(rows, full, strict=True):
+        served = distinct_docs(record, 5)
+        ranked = baseline.rank(row["question"])
+        hits["served@1"] += row["docid"] in served[:1]
+        hits["served@5"] += row["docid"] in served
+        hits["bm25doc@1"] += row["docid"] in ranked[:1]
+        hits["bm25doc@5"] += row["docid"] in ranked[:5]
+        gold = normalise(row["answer"])
+        hits["span@5"] += any(gold in normalise(d["content"]) for d in record["docs"][:5])
+        ours.append(rouge_l(answer(record), row["answer"]))
+        base.append(rouge_l(baseline.one_line(row["question"]), row["answer"]))
+    n = len(rows)
+    rates = {k: round(v / n, 3) for k, v in hits.items()}
+    print(f"document hit@1 {rates['served@1']:.3f}  hit@5 {rates['served@5']:.3f}   "
+          f"(whole-document BM25: @1 {rates['bm25doc@1']:.3f}  @5 {rates['bm25doc@5']:.3f})")
+    print(f"gold span inside the top-5 passages: {rates['span@5']:.3f}")
+    a, b = summary(ours), summary(base)
+    print(f"answers (full index)   ROUGE-L P {a['P']:.3f} R {a['R']:.3f} F {a['F']:.3f}  hit(>=80% of span) {a['hit']:.3f}"
+          f"   targets F >= {TARGET_F}, hit >= {TARGET_HIT}")
+    print(f"one-line baseline      ROUGE-L P {b['P']:.3f} R {b['R']:.3f} F {b['F']:.3f}  hit {b['hit']:.3f}")
+
+    threshold = Settings().min_answerability
+    labels = answerable_in_half(rows, texts)
+    probs = [decide(r) for r in half]
+    answered_ok = [p >= threshold for p, y in zip(probs, labels, strict=True) if y]
+    refused_ok = [p < threshold for p, y in zip(probs, labels, strict=True) if not y]
+    ans = sum(answered_ok) / max(1, len(answered_ok))
+    ref = sum(refused_ok) / max(1, len(refused_ok))
+    print(f"half index (min_answerability {threshold}): answered {ans:.1%} of {len(answered_ok)} answerable "
+          f"(target >= {TARGET_ANSWERED:.0%}), refused {ref:.1%} of {len(refused_ok)} unanswerable "
+          f"(target >= {TARGET_REFUSED:.0%})")
+
+    write_results("policyqa", {
+        "questions": str(args.questions), "n": n, "retrieval": rates, "answers": a, "baseline": b,
+        "half_index": {"threshold": threshold, "answered": round(ans, 3), "refused": round(ref, 3),
+                       "answerable": len(answered_ok), "unanswerable": len(refused_ok)},
+    })
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,119 @@
+"""The composer and the answerability signals on hand-made passages (no model, no index).
+
+Passage texts are synthetic and say so; they imitate the shape of policy texts (numbered leads,
+figures with units, dates, a section heading path).
+"""
+
+from __future__ import annotations
+
+import re
+
+from langchain_core.documents import Document
+
+from assistant.answer.answerability import probability, signals
+from assistant.answer.extractive import compose, split_sentences
+from assistant.answer.question import question_type
+from assistant.store.keyword import tokenize
+
+TITLE = "某市关于支持示范平台建设的若干措施（合成示例）"
+
+
+def passage(text: str, locator: str = "第1段", title: str = TITLE, ordinal: int = 0, **meta: float) -> Document:
+    return Document(page_content=text, metadata={"title": title, "locator": locator, "source": "synthetic.txt",
+                                                 "ordinal": ordinal, **meta})
+
+
+MEASURES = passage(
+    "一、工作进展 一是推动示范平台建设。全市布局建设示范平台25家，其中生物领域12家。"
+    "二是加强人才服务。在各园区设置服务专员249名，开展对接活动80余场。"
+    "三是强化金融支持。截至2023年末，全市科技担保余额23.3亿元，支持企业直接融资。",
+    locator="一、工作进展",
+)
+NEXT = passage(
+    "一是推动示范平台升级。落实实施意见，推动龙头企业平台能力升级。二是完善服务体系。建立合作机制，引导银行为企业贷款提供支持。",
+    locator="二、下一步工作安排", ordinal=1,
+)
+DEADLINE = passage(
+    "申报单位应当具有独立法人资格，近三年无不良信用记录。申报材料于2024年6月30日前报送市科技局，逾期不予受理。",
+    locator="三、申报要求", ordinal=2,
+)
+
+
+def ask(question: str, docs: list[Document], focus: str | None = None) -> tuple[str, list[tuple[str, int]]]:
+    composed = compose(question, docs, focus=focus)
+    parts = [(text, int(n)) for text, n in re.findall(r"(.+?)\[(\d+)\]", composed.text, re.S)]
+    # The guarantee: every part is a verbatim span of the passage it cites, at the highlighted offsets.
+    for text, n in parts:
+        doc = docs[composed.cited[n - 1]]
+        assert any(doc.page_content[s:e] == text for s, e in composed.highlights[composed.cited[n - 1]]), text
+    return composed.text, parts
+
+
+def test_how_many_gets_the_figure_with_what_it_counts_first() -> None:
+    _, parts = ask("全市布局建设了多少家示范平台？", [MEASURES, NEXT, DEADLINE])
+    assert parts[0][0].startswith("全市布局建设示范平台25家")
+    assert len(parts[0][0]) < 30  # the clause, not the paragraph
+
+
+def test_a_figure_and_its_running_total_stay_together() -> None:
+    text, _ = ask("全市科技担保余额是多少？", [MEASURES])
+    assert "23.3亿元" in text and "一是" not in text
+
+
+def test_when_gets_the_date() -> None:
+    _, parts = ask("申报材料什么时候之前报送？", [MEASURES, DEADLINE])
+    assert question_type("申报材料什么时候之前报送？") == "date"
+    assert "2024年6月30日前" in parts[0][0]
+    assert not parts[0][0].startswith("申报单位应当")
+
+
+def test_no_bare_heading_opens_an_answer() -> None:
+    for question in ("示范平台建设有哪些进展？", "人才服务方面做了什么？", "金融支持有哪些？"):
+        _, parts = ask(question, [MEASURES, NEXT])
+        first = parts[0][0]
+        assert not re.fullmatch(r"[一二三四五六七八九十]+是[^。]{2,20}。", first), first
+        assert len(first) > 15
+
+
+def test_question_naming_a_section_gets_its_items_in_order() -> None:
+    _, parts = ask("下一步工作安排是什么？", [MEASURES, NEXT])
+    assert parts[0][0].startswith("一是推动示范平台升级。") and parts[1][0].startswith("二是完善服务体系。")
+
+
+def test_spaces_between_paragraphs_end_sentences() -> None:
+    spans = [t for _, _, t in split_sentences("一、总体要求 各地要加强领导。 二、主要措施 加大支持力度。")]
+    assert spans == ["一、总体要求", "各地要加强领导。", "二、主要措施", "加大支持力度。"]
+
+
+def test_unrelated_passages_give_no_answer() -> None:
+    text, parts = ask("出国旅游怎么办理护照？", [MEASURES, NEXT])
+    assert text == "" and parts == []
+
+
+def _signals(question: str, docs: list[Document], vocabulary: set[str]):  # type: ignore[no-untyped-def]
+    every = " ".join(d.page_content for d in docs)
+    return signals(question, docs, lambda t: (every.count(t) or 1) if t in vocabulary else 0, 100)
+
+
+def test_words_found_nowhere_in_the_index_lower_answerability() -> None:
+    docs = [passage("天津市推动示范平台建设，布局建设示范平台25家。", dense=0.8, keyword=6.0)]
+    vocabulary = set(tokenize(docs[0].page_content + TITLE))
+    on_topic = _signals("天津布局建设了多少家示范平台", docs, vocabulary)
+    weather = _signals("明天天津天气怎么样", docs, vocabulary)
+    assert weather.unknown > 0.5 > on_topic.unknown + 0.3
+    assert on_topic.coverage > weather.coverage
+    assert probability(on_topic) > probability(weather)
+
+
+def test_a_place_the_passage_does_not_name_lowers_the_specific_signal() -> None:
+    docs = [passage("天津市对受疫情影响的企业给予房租减免。", title="天津市支持企业的若干措施（合成示例）", dense=0.8, keyword=5.0)]
+    vocabulary = set(tokenize(docs[0].page_content + docs[0].metadata["title"])) | {"北京市", "北京"}
+    same = _signals("天津市对企业房租有什么减免", docs, vocabulary)
+    other = _signals("北京市对企业房租有什么减免", docs, vocabulary)
+    assert same.specific > other.specific
+
+
+def test_figure_question_against_a_passage_without_figures() -> None:
+    docs = [passage("各部门要加强协调配合，形成工作合力。", dense=0.7, keyword=3.0)]
+    s = _signals("各部门安排了多少资金", docs, set(tokenize(docs[0].page_content)) | {"资金", "安排"})
+    assert s.type_match == 0.0
