@@ -139,7 +139,7 @@ def original_file(assistant: Assistant, doc_id: str) -> tuple[Path, str]:
 
 def related_documents(assistant: Assistant, query: str, exclude: set[str], limit: int = 3) -> list[RelatedDocument]:
     """Other documents close to the question: the best passage of each document the retrieval finds,
-    kept only when it clears the relevance floor a refusal's related passages clear (settings.related_floor)."""
+    kept only when it clears settings.related_documents_floor."""
     retrieval = assistant.retriever.retrieve(query, assistant.settings.candidates)
     snapshot = retrieval.snapshot
     found: list[RelatedDocument] = []
@@ -150,7 +150,7 @@ def related_documents(assistant: Assistant, query: str, exclude: set[str], limit
             continue
         seen.add(source)
         score = relevance(query, doc)
-        if score >= assistant.settings.related_floor:
+        if score >= assistant.settings.related_documents_floor:
             found.append(RelatedDocument(document_id(source), document_info(snapshot, source),
                                          str(doc.metadata.get("locator", "")), round(score, 4)))
         if len(found) >= limit:

@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     # A refusal lists a passage as possibly related only when it holds this share of the question's
     # weighted words (assistant/answer/evidence.py).
     related_floor: float = Field(default=0.5, ge=0.0, le=1.0)
+    # Under an answer, other documents are suggested when their best passage holds this share of the
+    # question's weighted words: a recommendation beside an answer, so a lower bar than a refusal's
+    # (0.13 was the evidence an answer itself needed before the answerability model).
+    related_documents_floor: float = Field(default=0.13, ge=0.0, le=1.0)
 
     # Published versions kept besides the live one (for --rollback and for in-flight readers).
     keep_versions: int = 3
