@@ -19,7 +19,10 @@ from assistant.types import DocumentInfo
 from ui.document_page import CSS, document_page, error_page
 from ui.markup import parse_spans
 
-pages = APIRouter(prefix="/documents", tags=["documents"])
+_HTML = {"content": {"text/html": {"schema": {"type": "string"}}}}
+pages = APIRouter(prefix="/documents", tags=["documents"],
+                  responses={404: {"description": "No such document, or its original changed (a page)", **_HTML},
+                             503: {"description": "The index is unavailable (a page)", **_HTML}})
 api = APIRouter(prefix="/api", tags=["documents"])
 DOC_ID = r"^[0-9a-f]{12}$"
 
@@ -63,8 +66,8 @@ def style() -> Response:
 
 @pages.get("/{doc_id}", response_class=HTMLResponse, summary="The page of one document (HTML)")
 async def page(request: Request, assistant: AssistantDep, doc_id: str,
-               p: Annotated[str | None, Query(max_length=64, description="Chunk id of the cited passage")] = None,
-               hl: Annotated[str | None, Query(max_length=400, description="Cited spans in it: 0-12,30-41")] = None,
+               p: Annotated[str | None, Query(description="Chunk id of the cited passage")] = None,
+               hl: Annotated[str | None, Query(description="Cited spans in it: 0-12,30-41")] = None,
                ) -> HTMLResponse:
     try:
         doc = await run_in_threadpool(read_document, assistant, doc_id)
@@ -72,7 +75,8 @@ async def page(request: Request, assistant: AssistantDep, doc_id: str,
         return HTMLResponse(error_page(str(err), _root(request)), status_code=404)
     except AssistantError:
         return HTMLResponse(error_page("政策文件库暂时不可用，请稍后再试。", _root(request)), status_code=503)
-    return HTMLResponse(document_page(doc, p, parse_spans(hl), _root(request)))
+    # Never a 422 (this is a page): an overlong or malformed link just marks nothing.
+    return HTMLResponse(document_page(doc, (p or "")[:64] or None, parse_spans((hl or "")[:400]), _root(request)))
 
 
 @pages.get("/{doc_id}/original", summary="The original file of one document, as it was indexed",
