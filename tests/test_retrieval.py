@@ -217,5 +217,7 @@ def test_a_colloquial_question_finds_the_seed_passage(tmp_path: Path, embedder: 
     assistant = Assistant(settings, LiveIndex(settings, embedder=embedder))
     passages = assistant.search("我们厂想做中试，有没有补贴？", 3)
     assert any("中试平台可以充分利用现有政策争取支持" in p.text for p in passages)
+    # The seed says nothing about 补贴 (the word is nowhere in this index): the answerability model
+    # refuses rather than pass 争取支持 off as a subsidy, and hands the question to a liaison.
     response = assistant.ask("我们厂想做中试，有没有补贴？")
-    assert not response.refused and "中试" in response.answer
+    assert response.refused and "服务专员" in response.answer and response.citations == []
