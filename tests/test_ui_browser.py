@@ -381,7 +381,7 @@ def test_feedback_and_handoff_from_the_chat_reach_the_liaison_and_back(
     page = _open(wide, url)
     page.locator("#feedback-down").click()
     expect(page.locator("#feedback-status")).to_contain_text("请先提问")
-    _ask(page, "科技担保余额是多少？", 1)
+    _ask(page, "天津设置了多少名服务专员？", 1)
     _, _, response = assistant.calls[-1]
     assert response.answer_id
 
