@@ -24,17 +24,14 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from bench.pq import SHARED, answerable_in_half, corpus_texts, load_questions  # noqa: E402
-from bench.qa_cache import DEFAULT_CACHE, documents, retrievals  # noqa: E402
+from bench.helpers import ROOT
+from bench.pq import SHARED, answerable_in_half, corpus_texts, load_questions
+from bench.qa_cache import DEFAULT_CACHE, documents, retrievals
 
 EVAL = SHARED / "eval"
 SEED = "tianjin-pilot-platform-reply-2024-04-25"

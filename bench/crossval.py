@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import sys
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -29,11 +28,9 @@ from typing import Any
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from bench.evalcache import CORPUS_OF, OUT  # noqa: E402
-from bench.offline import (  # noqa: E402
+from bench.evalcache import CORPUS_OF, OUT
+from bench.helpers import ROOT
+from bench.offline import (
     ABSENT,
     SPARSE,
     Config,

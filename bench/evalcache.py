@@ -30,7 +30,6 @@ import argparse
 import json
 import random
 import sqlite3
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -38,9 +37,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-from bench.helpers import law_db, law_document  # noqa: E402
+from bench.helpers import ROOT, law_db, law_document
 
 EVAL = next((p / "shared" / "eval" for p in (ROOT.parent, ROOT.parent.parent) if (p / "shared" / "eval").exists()),
             ROOT.parent / "shared" / "eval")  # ../shared beside the checkout (a worktree: one more up)

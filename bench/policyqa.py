@@ -21,19 +21,15 @@ Retrieval outputs are cached (bench/qa_cache.py). Writes bench/results/policyqa.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from bench.helpers import write_results  # noqa: E402
-from bench.pq import POLICYQA, answerable_in_half, corpus_texts, load_questions, normalise, rouge_l  # noqa: E402
-from bench.qa_cache import DEFAULT_CACHE, documents, retrievals  # noqa: E402
+from bench.helpers import write_results
+from bench.pq import POLICYQA, answerable_in_half, corpus_texts, load_questions, normalise, rouge_l
+from bench.qa_cache import DEFAULT_CACHE, documents, retrievals
 
 HIT_RECALL = 0.8
 TARGET_F = 0.35

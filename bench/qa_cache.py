@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from langchain_core.documents import Document
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from bench.helpers import ROOT
+
 DEFAULT_CACHE = ROOT / "bench" / ".cache" / "qa"
 K = 20  # enough for five distinct documents
 
