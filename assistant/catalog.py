@@ -20,6 +20,7 @@ from assistant.answer.evidence import relevance
 from assistant.errors import AssistantError, NotFoundError
 from assistant.indexing.snapshot import IndexSnapshot
 from assistant.load import file_hash
+from assistant.numerals import NUMBER, ORDINAL
 from assistant.store.keyword import tokenize
 from assistant.types import DocumentInfo
 
@@ -161,8 +162,8 @@ def related_documents(assistant: Assistant, query: str, exclude: set[str], limit
 # --- type-ahead --------------------------------------------------------------------------------------
 
 _ORDINAL = re.compile(
-    r"^\s*(?:第[一二三四五六七八九十百零〇\d]+[章节部分编条]\s*|[一二三四五六七八九十百]+[、.．]\s*"
-    r"|[（(][一二三四五六七八九十\d]+[）)]\s*|\d+[、.．]\s*)"
+    rf"^\s*(?:第{NUMBER}[章节部分编条]\s*|{ORDINAL}[、.．]\s*"
+    rf"|[（(](?:{ORDINAL}|\d+)[）)]\s*|\d+[、.．]\s*)"
 )
 _PARAGRAPH = re.compile(r"^第\d+段$")
 _NOT_WORD = re.compile(r"[^\w]", re.U)
@@ -183,7 +184,7 @@ def _fold(text: str) -> str:
     return _NOT_WORD.sub("", unicodedata.normalize("NFKC", text).lower())
 
 
-_ITEM = re.compile(r"^[一二三四五六七八九十]+是([^。；;，,：:\n]{4,24})。", re.M)
+_ITEM = re.compile(rf"^{ORDINAL}是([^。；;，,：:\n]{{4,24}})。", re.M)
 
 
 def _terms(snapshot: IndexSnapshot) -> list[str]:

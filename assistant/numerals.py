@@ -9,8 +9,10 @@ import cn2an
 
 CN_DIGITS = "零〇一二三四五六七八九十百千万两"
 NUMBER = rf"[{CN_DIGITS}\d]+"  # a number in 第N条, 第N章 …: the one pattern; import it
+ORDINAL = "[一二三四五六七八九十]+"  # an enumeration's ordinal: 一、 （三） 二是 (never 百 or 零 there)
+AMOUNT = rf"[{CN_DIGITS}亿]+"  # a count or amount in Chinese numerals: 三百家, 两亿
 _NUM = NUMBER
-ARTICLE_REF = re.compile(rf"第\s*({_NUM})\s*条(之[一二三四五六七八九十]+)?")  # 第十七条之一 is its own article
+ARTICLE_REF = re.compile(rf"第\s*({_NUM})\s*条(之{ORDINAL})?")  # 第十七条之一 is its own article
 _UNIT_REF = re.compile(rf"第\s*({_NUM})\s*(编|章|节|条|款|项)")
 
 

@@ -22,6 +22,7 @@ from assistant.answer.base import Delta
 from assistant.answer.conversation import Conversation
 from assistant.catalog import document_id, heading_name, passage_id, related_documents, suggestions
 from assistant.errors import AssistantError, UnknownConversationError
+from assistant.numerals import ORDINAL
 from assistant.review.popular import popular_questions, reviewed_questions
 from assistant.service import Assistant
 from assistant.types import Answer, Citation, DocumentInfo
@@ -46,7 +47,7 @@ HISTORY_SIZE = 20
 HANDOFF_CLOSED = "需要人工解答？转交服务专员"
 HANDOFF_OPEN = "没有找到答案：转交服务专员人工解答"
 
-_ITEM = re.compile(r"^[一二三四五六七八九十]+是([^。；;，,：:\n]{4,24})。", re.M)
+_ITEM = re.compile(rf"^{ORDINAL}是([^。；;，,：:\n]{{4,24}})。", re.M)
 _VERBS = ("加强", "推进", "推动", "完善", "发展", "建立", "建设", "优化", "支持", "强化", "提升", "加快", "深化",
           "畅通", "落实", "健全", "促进", "扩大", "培育", "构建", "实施", "开展", "做好", "充分", "打造", "鼓励")
 

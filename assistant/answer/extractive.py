@@ -27,7 +27,7 @@ from assistant.answer.base import AnswerRequest, ComposedAnswer, Delta
 from assistant.answer.conversation import without_lead
 from assistant.answer.evidence import coverage, term_weights
 from assistant.answer.question import QuestionType, holds_type, question_type
-from assistant.numerals import NUMBER
+from assistant.numerals import NUMBER, ORDINAL
 from assistant.retrieve.query import clean_for_keywords
 from assistant.store.keyword import tokenize
 from assistant.text import cited_parts, sentences
@@ -37,10 +37,10 @@ from assistant.text import cited_parts, sentences
 _SPACE_BREAK = re.compile(r"(?<=[\u3000-\u9fff\uff00-\uffef])[ \t\u3000\xa0]+(?=[\u3000-\u9fff\uff00-\uffef])")
 _TERMINAL = "。；！？;!?"
 # 一是推动中试平台建设。 / （三）加强组织领导。: a heading that happens to end with a full stop.
-_NUMBERED_HEADING = re.compile(r"^(?:[一二三四五六七八九十]+是|[（(][一二三四五六七八九十\d]+[)）]|[一二三四五六七八九十]+、|\d+[.、．])"
+_NUMBERED_HEADING = re.compile(rf"^(?:{ORDINAL}是|[（(](?:{ORDINAL}|\d+)[)）]|{ORDINAL}、|\d+[.、．])"
                                r"[^，,。；]{2,24}[。；]?$")
 _CLAUSE = re.compile(r"[^，,：:。；！？;!?]+(?:[，,：:。；！？;!?]+[”’」』]?|$)")
-_LIST_ITEM = re.compile(r"^(?:[一二三四五六七八九十]+是|[（(][一二三四五六七八九十\d]+[)）]|[一二三四五六七八九十]+、|\d+[.、．)）]|第[一二三四五六七八九十]+[，,、])")
+_LIST_ITEM = re.compile(rf"^(?:{ORDINAL}是|[（(](?:{ORDINAL}|\d+)[)）]|{ORDINAL}、|\d+[.、．)）]|第{ORDINAL}[，,、])")
 _TYPE_LIFT = 1.3  # the unit holds what the question asks for (a figure, a date, a body)
 _TYPE_DROP = 0.6  # it does not
 _CONTEXT_SHARE = 0.5  # weight of the context (heading, sentence before, title, heading path) in a unit's score

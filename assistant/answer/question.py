@@ -10,6 +10,8 @@ import re
 from functools import lru_cache
 from typing import Literal
 
+from assistant.numerals import AMOUNT
+
 QuestionType = Literal["number", "date", "who", "where", "list", "other"]
 
 _TYPES: list[tuple[QuestionType, re.Pattern[str]]] = [
@@ -21,7 +23,7 @@ _TYPES: list[tuple[QuestionType, re.Pattern[str]]] = [
 ]
 # A figure with a unit, a percentage or a count; a date.
 FIGURE = re.compile(r"(\d+(?:\.\d+)?\s*(?:%|％|万|亿|元|家|个|名|人|项|条|年|月|天|日|倍|平方|平米|户|次|所|批)?"
-                    r"|[一二三四五六七八九十百千万亿两]+[个家项名条年月日天倍批户次所%％])")
+                    rf"|{AMOUNT}[个家项名条年月日天倍批户次所%％])")
 DATE = re.compile(r"(\d{4}\s*年(\s*\d{1,2}\s*月)?(\s*\d{1,2}\s*日)?|\d{1,2}\s*月\s*\d{1,2}\s*日|\d{1,2}\s*月(底|末|初|中旬)"
                   r"|年底|年末|之日起|日起|前|以前|期间)")
 BODY = re.compile(r"[\u4e00-\u9fff]{2,20}(部|厅|局|委员会|委|办公室|办|中心|银行|政府|机构|协会|单位|公司|集团)")

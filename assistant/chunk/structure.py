@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from assistant.numerals import CN_DIGITS, NUMBER
+from assistant.numerals import CN_DIGITS, NUMBER, ORDINAL
 
 _N = NUMBER
 _CN = rf"[{CN_DIGITS}]+"
@@ -16,7 +16,7 @@ _PATTERNS: list[tuple[int, re.Pattern[str]]] = [
     (PART, re.compile(rf"^(第{_N}编)(?:\s+|$)(.*)$")),
     (CHAPTER, re.compile(rf"^(第{_N}章)(?:\s+|$)(.*)$")),
     (SECTION, re.compile(rf"^(第{_N}节)(?:\s+|$)(.*)$")),
-    (ARTICLE, re.compile(rf"^(第{_N}条(?:之[一二三四五六七八九十]+)?)(?:\s+|[:：]|$|(?=[\u4e00-\u9fa5“（(]))(.*)$")),
+    (ARTICLE, re.compile(rf"^(第{_N}条(?:之{ORDINAL})?)(?:\s+|[:：]|$|(?=[\u4e00-\u9fa5“（(]))(.*)$")),
     (ENUM1, re.compile(rf"^({_CN}、)\s*(.*)$")),
     (ENUM2, re.compile(rf"^([（(]{_CN}[）)])\s*(.*)$")),
     (ENUM3, re.compile(r"^(\d{1,3}[.．、](?!\d))\s*(.*)$")),

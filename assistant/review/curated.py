@@ -44,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from assistant.numerals import NUMBER, to_int
+from assistant.numerals import AMOUNT, NUMBER, to_int
 
 Encode = Callable[[list[str]], np.ndarray]
 
@@ -53,7 +53,7 @@ _PARTICLE_END = re.compile(r"(呢|吗|呀|啊|吧|哈)+$")
 _NOT_WORD = re.compile(r"[^\w+]", re.U)
 _ARABIC = re.compile(r"\d+(?:\.\d+)?")
 _UNIT = re.compile(rf"第({NUMBER})(编|章|节|条|款|项)")
-_CN_NUMBER = re.compile(r"[零〇一二三四五六七八九十百千万亿两]+")
+_CN_NUMBER = re.compile(AMOUNT)
 
 
 def normalize_question(text: str) -> str:
