@@ -53,7 +53,8 @@ def test_chunk_boundaries_follow_the_articles(chunks: list[Document]) -> None:
     locators = list(dict.fromkeys(c.metadata["locator"] for c in chunks))
     assert locators == [
         "第1段",  # the preamble line under the title
-        "第一章 总则 > 第一条、第二条",
+        "第一章 总则 > 第一条",  # short articles are not merged: one article per chunk
+        "第一章 总则 > 第二条",
         "第二章 促进措施 > 第十条",
         "第二章 促进措施 > 第十一条",
         "第二章 促进措施 > 第十二条",
@@ -82,17 +83,19 @@ def test_a_heading_is_never_separated_from_its_body(chunks: list[Document]) -> N
     assert last.metadata["articles"] == "第十二条"
 
 
-def test_tiny_adjacent_articles_are_merged_and_named(chunks: list[Document]) -> None:
-    [merged] = by_locator(chunks, "第一章 总则 > 第一条、第二条")
-    assert merged.page_content == "第一条 为了测试分块，制定本条例。\n第二条 本条例适用于测试。"
-    assert merged.metadata["articles"] == "第一条、第二条"
+def test_each_article_is_a_chunk_of_its_own(chunks: list[Document]) -> None:
+    """Short neighbouring articles stay apart, so a hit names the one article it is about."""
+    [first] = by_locator(chunks, "第一章 总则 > 第一条")
+    [second] = by_locator(chunks, "第一章 总则 > 第二条")
+    assert first.page_content == "第一条 为了测试分块，制定本条例。"
+    assert (first.metadata["articles"], second.metadata["articles"]) == ("第一条", "第二条")
 
 
-def test_merged_article_with_label_on_its_own_line_shows_where_it_begins() -> None:
+def test_article_with_label_on_its_own_line_keeps_label_and_body() -> None:
     text = f"{TITLE}\n第一章 总则\n第二十条 本条为测试用合成条款。\n第二十一条\n本条例自公布之日起施行（测试）。\n"
-    [chunk] = chunk_document(DocumentMeta(title=TITLE, source="t.txt"), text, CONFIG)
-    assert chunk.metadata["locator"] == "第一章 总则 > 第二十条、第二十一条"
-    assert chunk.page_content.split("\n") == ["第二十条 本条为测试用合成条款。", "第二十一条", "本条例自公布之日起施行（测试）。"]
+    chunks = chunk_document(DocumentMeta(title=TITLE, source="t.txt"), text, CONFIG)
+    assert [c.metadata["locator"] for c in chunks] == ["第一章 总则 > 第二十条", "第一章 总则 > 第二十一条"]
+    assert chunks[1].page_content.split("\n") == ["第二十一条", "本条例自公布之日起施行（测试）。"]
 
 
 def test_long_article_splits_only_at_sentence_ends_with_overlap(chunks: list[Document]) -> None:
@@ -117,9 +120,9 @@ def test_long_article_splits_only_at_sentence_ends_with_overlap(chunks: list[Doc
 
 def test_articles_metadata_is_written_out_in_chinese_numerals() -> None:
     text = f"{TITLE}\n第二章 促进措施\n第10条 本条为测试用合成条款。\n第11条 本条也是测试用合成条款。\n"
-    [chunk] = chunk_document(DocumentMeta(title=TITLE, source="t.txt"), text, CONFIG)
-    assert chunk.metadata["articles"] == "第十条、第十一条"
-    assert chunk.metadata["locator"] == "第二章 促进措施 > 第10条、第11条"  # the locator quotes the document
+    chunks = chunk_document(DocumentMeta(title=TITLE, source="t.txt"), text, CONFIG)
+    assert [c.metadata["articles"] for c in chunks] == ["第十条", "第十一条"]
+    assert chunks[0].metadata["locator"] == "第二章 促进措施 > 第10条"  # the locator quotes the document
 
 
 def test_embedded_text_carries_title_and_heading_path(chunks: list[Document]) -> None:

@@ -410,3 +410,22 @@ def test_discover_skips_sidecars_hidden_files_and_readmes(tmp_path: Path) -> Non
     found = [p.relative_to(corpus).as_posix() for p in discover(corpus)]
     assert found == ["sub/b.md", f"{SEED}.txt"]
     assert load_file(corpus / "sub" / "b.md", corpus).meta.source == "sub/b.md"
+
+
+def test_text_pasted_without_line_breaks_gets_its_paragraphs_and_title_back(corpus: Path) -> None:
+    """Web pages pasted as one line, paragraphs separated by spaces (as policyqa's texts are)."""
+    line = ("某市应对疫情支持企业复工复产的若干措施（测试用合成文本）  各区人民政府，市各有关部门：为支持企业复工复产，"
+            "现提出如下措施。 一、减免房租 对承租国有经营用房的中小企业，免收一个月房租。（测试用合成文本） "
+            "二、稳定就业 对不裁员或少裁员的企业，返还上年度失业保险费的50%。（测试用合成文本） "
+            "三、加大信贷支持 鼓励银行对受疫情影响较大的中小企业不抽贷、不断贷、不压贷。（测试用合成文本） 某市人民政府 "
+            "2020年2月10日")
+    path = corpus / "flat.txt"
+    path.write_text(line, encoding="utf-8")
+    loaded = load_file(path, corpus)
+    lines = loaded.text.split("\n")
+    assert loaded.meta.title == "某市应对疫情支持企业复工复产的若干措施（测试用合成文本）"
+    assert "一、减免房租" in lines and "二、稳定就业" in lines  # headings are lines again, for the chunker
+    assert "返还上年度失业保险费的50%。（测试用合成文本）" in loaded.text  # text itself untouched
+    english = corpus / "english.txt"
+    english.write_text("A plain English note that is long enough. " * 10, encoding="utf-8")
+    assert "\n" not in load_file(english, corpus).text.strip()  # only Chinese text is split

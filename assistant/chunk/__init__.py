@@ -2,6 +2,8 @@
 
 Each chunk records its locator (the heading path, e.g. `第二章 促进措施 > 第十条`) and every
 article it covers, written out (`第十条、第十一条`), so an article can be found by its number.
+An article is a chunk of its own, never merged with its neighbours: merged short articles blur
+which article a question is about (bench/retrieval.py, issue 11); a long one is still windowed.
 """
 
 from __future__ import annotations
@@ -134,6 +136,7 @@ def chunk_document(meta: DocumentMeta, text: str, config: ChunkingConfig | None 
             and len(last[2]) + len(body) + 1 <= config.max_chars
             and (len(body) < config.merge_below_chars or len(last[2]) < config.merge_below_chars)
             and bool(owns) == bool(last[1])
+            and not any(h.level == ARTICLE for h in [*owns, *last[1]])
         ):
             groups[-1] = (last[0], last[1] + owns, last[2] + "\n" + body)
         else:

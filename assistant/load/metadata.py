@@ -31,6 +31,7 @@ _TITLE_WORDS = re.compile(
     r"(关于|办法|条例|规定|意见|方案|通知|法$|法》|指引|细则|决定|答复|规划|纲要|措施|公告|通告|批复|函|章程|规则|制度|计划|指南)"
 )
 _PROPOSAL = re.compile(r"您(?:提出|所提|提)的(关于.{4,80}?的(?:提案|建议|议案))")
+_IN_SENTENCE = re.compile(r"[。，,；;：:！？!?]")
 SIDECAR_SUFFIX = ".meta.yaml"
 FIELDS = ("title", "doc_number", "issuer", "date", "status")
 
@@ -62,6 +63,9 @@ def _title(lines: list[str], text: str, format_title: str | None, fallback: str)
     proposal = _PROPOSAL.search(text[:500])
     if proposal:  # a reply to a deputy's proposal names its subject in the first lines
         return f"{proposal.group(1)}的答复"
+    first = lines[0].strip() if lines else ""
+    if 6 <= len(first) <= 60 and not _IN_SENTENCE.search(first) and not DOC_NUMBER.fullmatch(first):
+        return first  # a headline without the usual title words (news items: 山西省推行…“不见面审批”)
     return fallback
 
 

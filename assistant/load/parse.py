@@ -61,7 +61,24 @@ def _parse_text(data: bytes) -> ParsedFile:
     except (DecodeError, UnicodeDecodeError) as err:
         raise ParseError(str(err)) from err
     declared, body = split_front_matter(text)
-    return ParsedFile(text=body, declared=declared)
+    return ParsedFile(text=split_flat_paragraphs(body), declared=declared)
+
+
+_CJK = r"\u3000-\u303f\u4e00-\u9fff\uff00-\uffef“”‘’"
+_FLAT_GAP = re.compile(rf"(?<=[{_CJK}])[ \t\u3000\xa0]+|[ \t\u3000\xa0]+(?=[{_CJK}])")
+FLAT_MIN_CHARS = 200  # a one-line title or note stays as it is
+
+
+def split_flat_paragraphs(text: str) -> str:
+    """A Chinese text pasted from a web page that lost its line breaks: one long line whose
+    paragraphs are separated by spaces. Spaces next to Chinese characters then end a paragraph, so
+    the title, headings and paragraphs are lines again; any other text is returned unchanged."""
+    stripped = text.strip()
+    if "\n" in stripped or len(stripped) < FLAT_MIN_CHARS:
+        return text
+    if len(re.findall(r"[\u4e00-\u9fff]", stripped)) < len(stripped) / 2:
+        return text
+    return _FLAT_GAP.sub("\n", stripped) + "\n"
 
 
 @register(".md", ".markdown")
