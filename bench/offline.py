@@ -43,6 +43,7 @@ class Corpus:
     doc_bm25_whole: Any  # BM25 over each loaded document's title and text (the baseline)
     doc_places: list[set[str]] = field(default_factory=list)
     titles: list[str] = field(default_factory=list)
+    title_bm25: Any = None  # BM25 over the document titles alone
 
 
 def _tokens(texts: list[str], path: Path) -> list[list[str]]:
@@ -115,6 +116,9 @@ def load_corpus(name: str, model: str, n_units: int | None = None, out: Path = O
     corpus = Corpus(name, units, docs, vectors, unit_doc, doc_units, cents.astype(np.float32),
                     _bm25(unit_tokens), _bm25(doc_tokens), _bm25([doc_tokens_all[i] for i in keep]),
                     titles=[d["title"] for d in docs])
+    from assistant.store.keyword import tokenize
+
+    corpus.title_bm25 = _bm25([tokenize(d["title"]) for d in docs])
     corpus.doc_places = [places(d["title"] + " " + (units[ix[0]]["text"][:60] if len(ix) else ""))
                          for d, ix in zip(docs, doc_units, strict=True)]
     return corpus
@@ -142,6 +146,8 @@ class Signals:
     centroid_rank: np.ndarray
     place: np.ndarray  # 1 when the document's title names a place the question names
     named: np.ndarray  # 1 when the question names the chunk's document
+    title_rank: np.ndarray  # the document's rank by BM25 over titles alone
+    neighbour_rank: np.ndarray  # the best dense rank of the chunk before or after it in its document
     in_force: np.ndarray
     whole_top: list[str]  # ids of the 10 best documents by BM25 over the loaded text (the baseline)
 
@@ -188,8 +194,17 @@ def signals(corpus: Corpus, question: str, qvec: np.ndarray, named_docs: set[int
     docs = corpus.unit_doc[c]
     named = np.array([1.0 if d in named_docs else 0.0 for d in docs])
     in_force = np.array([1.0 if corpus.units[i]["in_force"] else 0.0 for i in c])
-    return Signals(c, dr[c], br[c], doc_bm_rank[docs], zc[docs], cent_rank[docs], place_doc[docs], named, in_force,
-                   [corpus.docs[i]["doc"] for i in whole_order[:10]])
+    tb = corpus.title_bm25.scores(tokens)
+    title_order = [i for i in np.argsort(-tb) if tb[i] > 0]
+    title_rank = np.full(len(corpus.docs), ABSENT)
+    title_rank[title_order] = np.arange(len(title_order))
+    nb = np.full(len(c), ABSENT)
+    for j, i in enumerate(c):
+        for n in (i - 1, i + 1):
+            if 0 <= n < len(corpus.units) and corpus.unit_doc[n] == corpus.unit_doc[i]:
+                nb[j] = min(nb[j], dr[n])
+    return Signals(c, dr[c], br[c], doc_bm_rank[docs], zc[docs], cent_rank[docs], place_doc[docs], named,
+                   title_rank[docs], nb, in_force, [corpus.docs[i]["doc"] for i in whole_order[:10]])
 
 
 @dataclass(frozen=True)
@@ -204,10 +219,13 @@ class Config:
     place: float = 0.0
     named: float = 0.0  # named-document lift, in units of 1 / (k + 1)
     not_in_force: float = 1.0  # factor for superseded or repealed documents
+    title: float = 0.0  # RRF weight of the document's rank by BM25 over titles
+    neighbour: float = 0.0  # RRF weight of the best dense rank of the chunk's neighbours
 
     def label(self) -> str:
         return (f"k={self.k:g} dense={self.dense:g} bm25={self.bm25:g} docbm25={self.doc_bm25:g} "
-                f"centroid={self.centroid:g} place={self.place:g} named={self.named:g}")
+                f"centroid={self.centroid:g} place={self.place:g} named={self.named:g} title={self.title:g} "
+                f"neighbour={self.neighbour:g}")
 
 
 def fuse(s: Signals, cfg: Config) -> np.ndarray:
@@ -215,6 +233,10 @@ def fuse(s: Signals, cfg: Config) -> np.ndarray:
     score = cfg.dense / (cfg.k + 1 + s.dense_rank) + cfg.bm25 / (cfg.k + 1 + s.bm25_rank)
     if cfg.doc_bm25:
         score = score + cfg.doc_bm25 / (cfg.k + 1 + s.doc_bm25_rank)
+    if cfg.title:
+        score = score + cfg.title / (cfg.k + 1 + s.title_rank)
+    if cfg.neighbour:
+        score = score + cfg.neighbour / (cfg.k + 1 + s.neighbour_rank)
     unit = 1.0 / (cfg.k + 1)
     score = score + unit * (cfg.centroid * s.centroid_z + cfg.place * s.place + cfg.named * s.named)
     if cfg.not_in_force != 1.0:

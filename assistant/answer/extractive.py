@@ -26,7 +26,7 @@ from langchain_core.documents import Document
 from assistant.answer.base import AnswerRequest, ComposedAnswer, Delta
 from assistant.answer.conversation import without_lead
 from assistant.answer.evidence import coverage, term_weights
-from assistant.answer.question import QuestionType, holds_type, question_type
+from assistant.answer.question import QuestionType, asked_unit, holds_type, question_type
 from assistant.numerals import NUMBER, ORDINAL
 from assistant.retrieve.query import clean_for_keywords
 from assistant.store.keyword import tokenize
@@ -50,6 +50,9 @@ _NEXT_ALWAYS = False  # always quote the unit after the best one (policyqa dev: 
 _LENGTH = 0.15  # long units pay a little: score × (length / 60) ** -_LENGTH
 _MAX_ITEMS = 6  # list items quoted after an introducing sentence
 _SECTION = 0.75  # share of the question's words (outside the title) a heading path must hold
+_IN_TITLE = 0.3  # weight, inside a sentence, of a question word the document title already holds
+# 各区人民政府，市政府各委、办、局：: the addressees of a notice, context and never an answer.
+_ADDRESSEES = re.compile(r"^各[^。；]{2,120}[：:]$")
 
 
 def split_sentences(text: str) -> list[tuple[int, int, str]]:
@@ -117,8 +120,13 @@ def units_of(p_idx: int, passage: Document) -> list[Unit]:
     heading = previous = ""
     pending: int | None = None
     for start, end, sentence in split_sentences(text):
+        if _ADDRESSEES.match(sentence):
+            continue
         if is_heading(sentence):
-            pending = start if pending is None else pending
+            # A numbered lead (一是…, （三）…) is quoted with the sentence it heads; a title, issuer or
+            # document-number line is only context.
+            if _LIST_ITEM.match(sentence) or _NUMBERED_HEADING.match(sentence):
+                pending = start if pending is None else pending
             heading = sentence
             continue
         begin = start if pending is None else pending
@@ -128,7 +136,8 @@ def units_of(p_idx: int, passage: Document) -> list[Unit]:
     return out
 
 
-def _clause(unit: Unit, kind: QuestionType, q_tokens: list[str], weights: dict[str, float]) -> tuple[int, int]:
+def _clause(unit: Unit, kind: QuestionType, q_tokens: list[str], weights: dict[str, float],
+            measure: str | None = None) -> tuple[int, int]:
     """For a figure, date or body: the one or two adjacent clauses of the unit that hold it and most
     of the question's words (新增认定科技企业孵化器6家，全市累计达到95家), else the whole unit."""
     if kind not in ("number", "date", "who"):
@@ -141,7 +150,7 @@ def _clause(unit: Unit, kind: QuestionType, q_tokens: list[str], weights: dict[s
                 continue
             a, b = clauses[i][0], clauses[j][1]
             piece = unit.text[a:b]
-            if not holds_type(kind, piece):
+            if not holds_type(kind, piece, measure):
                 continue
             key = (coverage(q_tokens, piece, weights), -(b - a), a, b)
             if best is None or key[:2] > best[:2]:
@@ -182,6 +191,7 @@ def compose(question: str, passages: list[Document], max_passages: int = 5,
     emphasis = {t for t, w in term_weights(tokenize(focus)).items() if w > 0} if focus else set()
     weights = {t: 3.0 if t in emphasis else 1.0 for t in q_tokens}
     kind = question_type(focus or question)
+    measure = asked_unit(focus or question) if kind == "number" else None
     typed = kind in ("number", "date", "who")
     units: list[Unit] = []
     by_passage: dict[int, list[Unit]] = {}
@@ -189,14 +199,17 @@ def compose(question: str, passages: list[Document], max_passages: int = 5,
         own = units_of(p_idx, passage)
         by_passage[p_idx] = own
         prior = 1.0 - _RANK_DECAY * p_idx
+        # Words of the document title say which document, not which of its sentences answers.
+        title = str(passage.metadata.get("title", ""))
+        inner = {t: w * (_IN_TITLE if len(t) > 1 and t in title else 1.0) for t, w in weights.items()}
         for unit in own:
-            body = coverage(q_tokens, unit.text, weights)
+            body = coverage(q_tokens, unit.text, inner)
             if body <= 0:
                 continue
             whole = coverage(q_tokens, f"{unit.context} {unit.text}", weights)
             score = (1 - _CONTEXT_SHARE) * body + _CONTEXT_SHARE * whole
             if typed:
-                score *= _TYPE_LIFT if holds_type(kind, unit.text) else _TYPE_DROP
+                score *= _TYPE_LIFT if holds_type(kind, unit.text, measure) else _TYPE_DROP
             unit.score = score * prior * (max(len(unit.text), 20) / 60) ** -_LENGTH
             units.append(unit)
     # A follow-up's own words (the new aspect) name the section alone: 那下一步呢 → 下一步工作安排.
@@ -212,7 +225,7 @@ def compose(question: str, passages: list[Document], max_passages: int = 5,
         return ComposedAnswer("", [])
     ranked = sorted(units, key=lambda u: -u.score)
     best = ranked[0]
-    spans: list[tuple[int, int, int]] = [(best.passage, *_clause(best, kind, q_tokens, weights))]
+    spans: list[tuple[int, int, int]] = [(best.passage, *_clause(best, kind, q_tokens, weights, measure))]
     after = [u for u in by_passage[best.passage] if u.start >= best.end]
     if kind == "list" and best.text.endswith(("：", ":")):
         items: list[Unit] = []

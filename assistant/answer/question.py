@@ -38,8 +38,25 @@ def question_type(question: str) -> QuestionType:
     return "other"
 
 
-def holds_type(kind: QuestionType, text: str) -> bool:
-    """Whether a text holds what this kind of question asks for (always true for general kinds)."""
+# 多少吨 / 几家 / 多少钱: the measure word a "how many" question names (钱 is counted in 元).
+_ASKED_UNIT = re.compile(r"(?:多少|几)(?:个)?([吨家元人名项所条次天户台辆件套份倍亿万]|钱|平方米|平米|公里|千米|米|小时|分钟|亩|箱|批)")
+_UNIT_ALIAS = {"钱": "元"}
+
+
+def asked_unit(question: str) -> str | None:
+    """The measure word of a "how many" question (多少吨 → 吨), if it names one."""
+    found = _ASKED_UNIT.search(question)
+    return _UNIT_ALIAS.get(found.group(1), found.group(1)) if found else None
+
+
+def holds_type(kind: QuestionType, text: str, unit: str | None = None) -> bool:
+    """Whether a text holds what this kind of question asks for (always true for general kinds).
+    A count is not a date (2月5日 holds no "how many"); a named measure word must follow the figure."""
+    if kind == "number":
+        plain = DATE.sub(" ", text)
+        if unit:
+            return re.search(rf"(?:\d[\d.,，]*|{AMOUNT})\s*(?:多|余|万|亿|千|百)*\s*{unit}", plain) is not None
+        return FIGURE.search(plain) is not None
     pattern = _ANY_TYPE_CONTENT.get(kind)
     return True if pattern is None else pattern.search(text) is not None
 

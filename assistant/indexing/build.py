@@ -28,7 +28,7 @@ from assistant.indexing.versions import VersionStore
 from assistant.load import discover, file_hash, load_file
 from assistant.settings import Settings
 from assistant.store.cache import ContentCache
-from assistant.store.keyword import TOKENIZER_ID, KeywordIndex, tokenize
+from assistant.store.keyword import DOC_BM25, TOKENIZER_ID, KeywordIndex, tokenize
 from assistant.store.vector import VectorBackend
 
 Progress = Callable[[str, int, int], None]
@@ -383,6 +383,13 @@ class IndexBuilder:
             cache.put_tokens(TOKENIZER_ID, fresh)
             tokens.update(fresh)
         KeywordIndex.build([tokens[h] for h in hashes]).save(folder / "bm25")
+        # Whole documents for the document-level keyword signal: each document's chunk tokens joined.
+        by_source: dict[str, list[str]] = {}
+        for doc, digest in zip(chunks, hashes, strict=True):
+            by_source.setdefault(doc.metadata["source"], []).extend(tokens[digest])
+        sources = sorted(by_source)
+        KeywordIndex.build([by_source[s] for s in sources]).save(folder / DOC_BM25)
+        (folder / DOC_BM25 / "sources.json").write_text(json.dumps(sources, ensure_ascii=False), encoding="utf-8")
 
 
 def _etext(doc: Document) -> str:

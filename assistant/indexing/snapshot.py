@@ -6,6 +6,7 @@ mix; the handle swaps in a new snapshot when a re-index publishes.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from assistant.indexing.build import check_model, read_version
 from assistant.indexing.versions import VersionStore
 from assistant.numerals import canonical_article
 from assistant.settings import Settings
-from assistant.store.keyword import KeywordIndex
+from assistant.store.keyword import DOC_BM25, KeywordIndex
 from assistant.store.vector import EmbeddedChroma, ServerChroma, VectorBackend, VectorStore
 
 
@@ -46,6 +47,10 @@ class IndexSnapshot:
     # Document centroids (assistant/indexing/centroids.py): row i is the document centroid_sources[i].
     centroid_sources: list[str] = field(default_factory=list)
     centroids: np.ndarray | None = None
+    # BM25 over whole documents (row i is doc_sources[i]); None for versions built before it existed.
+    doc_keyword: KeywordIndex | None = None
+    doc_sources: list[str] = field(default_factory=list)
+    by_source: dict[str, list[int]] = field(default_factory=dict)  # chunk positions of each document
 
     def __post_init__(self) -> None:
         self.position = {d.metadata["chunk_id"]: i for i, d in enumerate(self.chunks)}
@@ -56,6 +61,10 @@ class IndexSnapshot:
                 # Keyed by the canonical label (第10条 → 第十条), as parse_query names articles.
                 table[(doc.metadata["source"], canonical_article(article) or article)].append(i)
         self.articles = dict(table)
+        rows: dict[str, list[int]] = defaultdict(list)
+        for i, doc in enumerate(self.chunks):
+            rows[doc.metadata["source"]].append(i)
+        self.by_source = dict(rows)
 
     @property
     def model(self) -> str:
@@ -90,7 +99,12 @@ def load_snapshot(settings: Settings, backend: VectorBackend, version: str | Non
     except Exception as err:
         raise integrity.damaged(version, f"{centroids.FILE} is unreadable") from err
     sources, matrix = found if found is not None else ([], None)
-    return IndexSnapshot(version, manifest, chunks, keyword, vectors, centroid_sources=sources, centroids=matrix)
+    doc_keyword, doc_sources = None, []
+    if (folder / DOC_BM25 / "sources.json").exists():
+        doc_sources = json.loads((folder / DOC_BM25 / "sources.json").read_text(encoding="utf-8"))
+        doc_keyword = KeywordIndex.load(folder / DOC_BM25, len(doc_sources))
+    return IndexSnapshot(version, manifest, chunks, keyword, vectors, centroid_sources=sources, centroids=matrix,
+                         doc_keyword=doc_keyword, doc_sources=doc_sources)
 
 
 _Key = tuple[str | None, tuple[tuple[str, int, int], ...]]  # (version, its files' stamp)

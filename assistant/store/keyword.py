@@ -18,6 +18,7 @@ from assistant.numerals import normalize_units
 jieba.setLogLevel(logging.WARNING)
 
 TOKENIZER_ID = "jieba-search-v1"
+DOC_BM25 = "bm25-docs"  # folder of the document-level index in a version (and its sources.json)
 _KEEP = re.compile(r"[\u4e00-\u9fff]|[A-Za-z0-9]")
 STOPWORDS = frozenset(
     ["的", "了", "和", "与", "及", "或", "是", "在", "对", "为", "等", "也", "就", "都", "而", "及其", "以及", "其", "之", "把", "被", "由", "从", "向", "将", "这", "那", "该", "有", "个", "吗", "呢", "吧", "啊", "么", "什么", "怎么", "如何", "请问", "一下", "可以", "能否", "是否", "我", "我们", "你", "您", "他", "她", "它"]
