@@ -50,13 +50,15 @@ PLAIN = Config(k=60, dense=1, bm25=1)
 # named boost half the best), here over one article per chunk.
 BEFORE = Config(k=10, dense=2, bm25=1, centroid=3, named=3.0, not_in_force=0.5)
 GRID = {
-    "k": [10, 30, 60],
-    "dense": [1.0, 2.0],
+    "k": [5, 10, 20, 60],
+    "dense": [0.5, 1.0, 1.5, 2.0],
     "bm25": [1.0],
-    "doc_bm25": [0.0, 0.5, 1.0, 2.0],
-    "centroid": [0.0, 1.5, 3.0],
-    "place": [0.0, 1.0, 2.0],
+    "doc_bm25": [0.0, 1.0, 2.0, 3.0],
+    "centroid": [0.0, 1.5],
+    "place": [0.0, 1.0],
     "named": [3.0],
+    "title": [0.0, 1.0],
+    "neighbour": [0.0, 0.5, 1.0],
 }
 
 
@@ -156,7 +158,7 @@ def objective(summary: dict[str, dict[str, float]]) -> float:
 def grid(sparse: bool = False) -> list[Config]:
     keys = list(GRID)
     out = []
-    space = {**GRID, "dense": [0.0], "centroid": [0.0]} if sparse else GRID
+    space = {**GRID, "dense": [0.0], "centroid": [0.0], "neighbour": [0.0]} if sparse else GRID
     for values in itertools.product(*(space[k] for k in keys)):
         cfg = Config(**dict(zip(keys, values, strict=True)))
         out.append(replace(cfg, not_in_force=0.5))

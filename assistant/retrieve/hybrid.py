@@ -26,13 +26,13 @@ from assistant.store.keyword import tokenize
 # (11 laws, 129 policy texts; bench/results/crossval-m3e-prefix.json) and a keyword-side run covers
 # all of them (bench/results/crossval-sparse.json): thin evidence, to be re-run on the full cache.
 RRF_K = 10  # chosen by the folds (3 of 5; 30 in the others; all 5 folds of the keyword-side run)
-DENSE_WEIGHT = 2.0  # chosen by the folds (4 of 5): chunk rank by cosine to the question
+DENSE_WEIGHT = 0.5  # PROVISIONAL
 KEYWORD_WEIGHT = 1.0  # the scale the others are relative to: chunk rank by BM25 over title + heading path + text
 DOC_KEYWORD_WEIGHT = 2.0  # chosen by the folds (3 of 5; 1 in the others): the chunk's document's BM25 rank
 # Document prior: the question's cosine to each document centroid, standardised over the documents;
 # the closest document's passages gain DOC_PRIOR_WEIGHT / (RRF_K + 1), the others in proportion,
 # documents at or below the mean nothing.
-DOC_PRIOR_WEIGHT = 1.5  # chosen by the folds (4 of 5; 0 in one)
+DOC_PRIOR_WEIGHT = 0.0  # PROVISIONAL
 NAMED_WEIGHT = 3.0  # a rule, not tuned: × 1/(RRF_K+1) for the passages of a document the question names
 NOT_IN_FORCE = 0.5  # a rule, not tuned: fused-score factor for superseded or repealed documents
 DOC_CANDIDATES = 20  # documents (best by document BM25 and by prior) whose best chunks join the candidates
