@@ -19,8 +19,6 @@ from assistant.indexing import centroids
 from assistant.indexing.service import run_index
 from assistant.indexing.snapshot import IndexSnapshot, LiveIndex
 from assistant.retrieve.hybrid import (
-    DENSE_WEIGHT,
-    KEYWORD_WEIGHT,
     RRF_K,
     document_prior,
     rrf,
@@ -109,8 +107,8 @@ def test_rrf_rewards_agreement_and_weights() -> None:
     assert fused[1] == pytest.approx(2.0 / 11)
     assert fused[4] == pytest.approx(1.0 / 12)
     assert max(fused, key=fused.get) == 3  # in both lists beats first in one
-    # The dense side weighs more than the keyword side: each list's first alone, dense wins.
-    alone = rrf([[7], [8]], [DENSE_WEIGHT, KEYWORD_WEIGHT], k=RRF_K)
+    # Each list's first alone: the heavier list wins.
+    alone = rrf([[7], [8]], [1.0, 0.5], k=RRF_K)
     assert alone[7] > alone[8]
 
 
