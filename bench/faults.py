@@ -45,7 +45,8 @@ def main() -> None:
     corpus = copy_seed(root / "corpus")
     for name in LAWS[:3]:
         write_law(corpus, name)
-    settings = Settings(corpus_dir=corpus, index_dir=root / "index", data_dir=root / "data", review_log=False)
+    settings = Settings(corpus_dir=corpus, index_dir=root / "index", data_dir=root / "data", review_log=False,
+                        rate_limit_questions="", rate_limit_reports="")  # clients share one address
     run_index(settings)
     versions = VersionStore(settings.index_dir)
     assistant = Assistant(settings, LiveIndex(settings))

@@ -56,7 +56,8 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=20)
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="bench-memory-"))
-    settings = Settings(corpus_dir=copy_seed(root / "corpus"), index_dir=root / "index", data_dir=root / "data")
+    settings = Settings(corpus_dir=copy_seed(root / "corpus"), index_dir=root / "index", data_dir=root / "data",
+                        rate_limit_questions="", rate_limit_reports="")  # clients share one address
     run_index(settings)
     assistant = Assistant(settings)
     process = psutil.Process()

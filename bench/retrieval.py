@@ -278,7 +278,8 @@ from assistant.api.app import create_app
 from assistant.settings import Settings
 index = Path(sys.argv[1])
 data = Path(sys.argv[3])
-settings = Settings(index_dir=index, corpus_dir=data / "corpus", data_dir=data, review_log=False)
+settings = Settings(index_dir=index, corpus_dir=data / "corpus", data_dir=data, review_log=False,
+                    rate_limit_questions="", rate_limit_reports="")  # one benchmark client is not a flood
 uvicorn.run(create_app(settings, ui=False), host="127.0.0.1", port=int(sys.argv[2]), log_level="warning")
 """
 
