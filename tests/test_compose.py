@@ -117,3 +117,16 @@ def test_figure_question_against_a_passage_without_figures() -> None:
     docs = [passage("各部门要加强协调配合，形成工作合力。", dense=0.7, keyword=3.0)]
     s = _signals("各部门安排了多少资金", docs, set(tokenize(docs[0].page_content)) | {"资金", "安排"})
     assert s.type_match == 0.0
+
+
+def test_the_title_repeated_as_a_line_and_the_addressees_are_never_the_answer() -> None:
+    """A notice opens with its (long) title, issuer and addressees; the answer is the measure below them."""
+    title = "某市人民政府办公厅关于应对疫情影响促进中小微企业持续健康发展若干措施的有关事项办理流程（合成示例）"
+    opening = passage(
+        f"某市科技局（合成示例）\n{title}\n各区科技部门，各有关单位：\n"
+        "对新建示范平台的中小微企业，给予最高200万元补助。\n申报材料由区科技部门汇总后报送。",
+        title=title,
+    )
+    answer = compose("某市办公厅促进中小微企业持续健康发展有哪些措施", [opening]).text
+    assert answer.startswith("对新建示范平台的中小微企业，给予最高200万元补助。[1]")
+    assert title not in answer and "各区科技部门" not in answer

@@ -115,17 +115,24 @@ class Unit:
     score: float = 0.0
 
 
+def _is_title_line(sentence: str, title: str) -> bool:
+    """The document's title repeated as a line (关于《…》有关事项办理流程): context, never an answer."""
+    line = sentence.strip().rstrip("。")
+    return len(line) >= 6 and (line in title or title in line) and len(line) <= len(title) + 12
+
+
 def units_of(p_idx: int, passage: Document) -> list[Unit]:
     """Sentences of a passage, each heading joined to the sentence after it (one verbatim span)."""
     text = passage.page_content
-    base = f"{passage.metadata.get('title', '')} {passage.metadata.get('locator', '')}"
+    title = str(passage.metadata.get("title", ""))
+    base = f"{title} {passage.metadata.get('locator', '')}"
     out: list[Unit] = []
     heading = previous = ""
     pending: int | None = None
     for start, end, sentence in split_sentences(text):
         if _ADDRESSEES.match(sentence):
             continue
-        if is_heading(sentence):
+        if is_heading(sentence) or (title and _is_title_line(sentence, title)):
             # A numbered lead (一是…, （三）…) is quoted with the sentence it heads; a title, issuer or
             # document-number line is only context.
             if _LIST_ITEM.match(sentence) or _NUMBERED_HEADING.match(sentence):
