@@ -17,11 +17,11 @@ import subprocess
 import sys
 import time
 
-from bench.helpers import EVAL, ROOT, write_results
+from bench.helpers import ROOT, write_results
 
 
 def _texts(passages: int, questions: int) -> tuple[list[str], list[str]]:
-    from bench.evalcache import OUT
+    from bench.evalcache import OUT, load_questions
 
     units = OUT / "statutes" / "units.jsonl"
     if units.exists():
@@ -29,8 +29,7 @@ def _texts(passages: int, questions: int) -> tuple[list[str], list[str]]:
         texts = [json.loads(x)["embed"] for x in lines]
     else:
         texts = [p.read_text(encoding="utf-8")[:400] for p in sorted((ROOT / "corpus").glob("*.txt"))][:passages]
-    rows = (EVAL / "consult-dev.jsonl").read_text(encoding="utf-8").splitlines()[:questions]
-    return texts, [json.loads(x)["question"] for x in rows]
+    return texts, [row["question"] for row in load_questions("consult")[:questions]]
 
 
 def measure(model: str, passages: int, questions: int) -> dict[str, float]:

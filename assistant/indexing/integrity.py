@@ -2,7 +2,7 @@
 
 A version folder is written once and never changed, so any difference from the checksums is damage
 (a truncated copy, a disk error, a hand edit). The files this project writes are checksummed
-(chunks.jsonl, bm25/*, centroids.npz) and so is the manifest's own content; Chroma's folder is
+(chunks.jsonl, bm25/*, bm25-docs/*, centroids.npz) and so is the manifest's own content; Chroma's folder is
 Chroma's, so for it the reader checks that the collection holds as many vectors as there are chunks.
 Errors name the version and the file, never a server path.
 """
@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from assistant.errors import IndexDamagedError
+from assistant.store.keyword import DOC_BM25
 
 KEY = "integrity"
 _WATCHED = ("manifest.json", "COMPLETE", "chunks.jsonl", "centroids.npz")
+_KEYWORD_DIRS = ("bm25", DOC_BM25)  # chunk BM25 and document BM25
 
 
 def _sha256(path: Path) -> str:
@@ -32,9 +34,9 @@ def _sha256(path: Path) -> str:
 def written_files(folder: Path) -> list[str]:
     """The files of a version folder this project writes itself (relative POSIX paths)."""
     names = [name for name in ("chunks.jsonl", "centroids.npz") if (folder / name).is_file()]
-    bm25 = folder / "bm25"
-    if bm25.is_dir():
-        names += sorted(f"bm25/{p.name}" for p in bm25.iterdir() if p.is_file())
+    for sub in _KEYWORD_DIRS:
+        if (folder / sub).is_dir():
+            names += sorted(f"{sub}/{p.name}" for p in (folder / sub).iterdir() if p.is_file())
     return names
 
 
@@ -95,7 +97,7 @@ def stamp(folder: Path) -> tuple[tuple[str, int, int], ...]:
     """Sizes and modification times of a version's files: a few stat calls, cheap enough to compare
     on every request, so a restored or damaged file is noticed without hashing it each time."""
     found = []
-    names = [*_WATCHED, *(f"bm25/{e.name}" for e in _scan(folder / "bm25"))]
+    names = [*_WATCHED, *(f"{sub}/{e.name}" for sub in _KEYWORD_DIRS for e in _scan(folder / sub))]
     for name in names:
         try:
             info = os.stat(folder / name)

@@ -56,14 +56,13 @@ class IndexSnapshot:
         self.position = {d.metadata["chunk_id"]: i for i, d in enumerate(self.chunks)}
         self.documents = {s: DocumentMeta.from_dict(d["meta"]) for s, d in self.manifest["documents"].items()}
         table: dict[tuple[str, str], list[int]] = defaultdict(list)
+        rows: dict[str, list[int]] = defaultdict(list)
         for i, doc in enumerate(self.chunks):
+            rows[doc.metadata["source"]].append(i)
             for article in filter(None, str(doc.metadata.get("articles", "")).split("、")):
                 # Keyed by the canonical label (第10条 → 第十条), as parse_query names articles.
                 table[(doc.metadata["source"], canonical_article(article) or article)].append(i)
         self.articles = dict(table)
-        rows: dict[str, list[int]] = defaultdict(list)
-        for i, doc in enumerate(self.chunks):
-            rows[doc.metadata["source"]].append(i)
         self.by_source = dict(rows)
 
     @property
@@ -100,9 +99,12 @@ def load_snapshot(settings: Settings, backend: VectorBackend, version: str | Non
         raise integrity.damaged(version, f"{centroids.FILE} is unreadable") from err
     sources, matrix = found if found is not None else ([], None)
     doc_keyword, doc_sources = None, []
-    if (folder / DOC_BM25 / "sources.json").exists():
-        doc_sources = json.loads((folder / DOC_BM25 / "sources.json").read_text(encoding="utf-8"))
-        doc_keyword = KeywordIndex.load(folder / DOC_BM25, len(doc_sources))
+    if (folder / DOC_BM25 / "sources.json").exists():  # versions built before it have none
+        try:
+            doc_sources = json.loads((folder / DOC_BM25 / "sources.json").read_text(encoding="utf-8"))
+            doc_keyword = KeywordIndex.load(folder / DOC_BM25, len(doc_sources))
+        except Exception as err:  # as for bm25: whatever bm25s's readers raise
+            raise integrity.damaged(version, f"the document keyword index ({DOC_BM25}) is unreadable") from err
     return IndexSnapshot(version, manifest, chunks, keyword, vectors, centroid_sources=sources, centroids=matrix,
                          doc_keyword=doc_keyword, doc_sources=doc_sources)
 
