@@ -14,12 +14,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from assistant.errors import AssistantError
+
+if TYPE_CHECKING:
+    from assistant.settings import Settings
 
 BUNDLED = {"m3e-small": ("embedding", "m3e-small")}
 
@@ -81,7 +84,7 @@ def resolve_model(name: str) -> str:
 class SentenceTransformerEmbeddings(Embeddings):
     """Normalised sentence-transformers embeddings (cosine = dot product)."""
 
-    def __init__(self, model: str, batch_size: int = 32) -> None:
+    def __init__(self, model: str, batch_size: int = 32, onnx_dir: Path | None = None) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
@@ -102,11 +105,20 @@ class SentenceTransformerEmbeddings(Embeddings):
             else self._model.get_sentence_embedding_dimension()
         self.dimension = int(dim or 0)
         self._lock = threading.Lock()  # torch inference is not re-entrant-safe across threads here
+        # Questions go through ONNX Runtime when it can be built here (assistant/embed_onnx.py).
+        self._questions = None
+        if onnx_dir is not None:
+            from assistant.embed_onnx import try_onnx
+
+            self._questions = try_onnx(self._model, onnx_dir)
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """float32 matrix, one normalised row per text."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        if self._questions is not None and len(texts) <= SMALL_BATCH:
+            with self._lock:
+                return self._questions.encode(texts)
         with self._lock, _threads(1 if len(texts) <= SMALL_BATCH else None):
             vectors = self._model.encode(
                 texts, batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=False
@@ -157,8 +169,15 @@ E5_MODELS = frozenset({"e5-small", "multilingual-e5-small"})
 
 
 @lru_cache(maxsize=4)
-def get_embedder(model: str, batch_size: int = 32) -> SentenceTransformerEmbeddings | E5Embeddings:
-    """One loaded model per process and model name (loading takes seconds)."""
+def get_embedder(model: str, batch_size: int = 32, onnx_dir: Path | None = None
+                 ) -> SentenceTransformerEmbeddings | E5Embeddings:
+    """One loaded model per process and model name (loading takes seconds). With `onnx_dir`,
+    questions are encoded by ONNX Runtime from an export cached there."""
     if model in E5_MODELS:
         return E5Embeddings(model)
-    return SentenceTransformerEmbeddings(model, batch_size)
+    return SentenceTransformerEmbeddings(model, batch_size, onnx_dir)
+
+
+def embedder_for(settings: Settings) -> SentenceTransformerEmbeddings | E5Embeddings:
+    """The process's embedder for these settings (indexer and server share it)."""
+    return get_embedder(settings.model, settings.embed_batch_size, settings.question_onnx_dir)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -21,6 +21,11 @@ class Settings(BaseSettings):
     # (research-only licence); any sentence-transformers name or local path works.
     model: str = "m3e-small"
     embed_batch_size: int = 32
+    # Questions are encoded by ONNX Runtime from an export of the model cached under
+    # model_cache_dir: same vectors (cosine > 0.9999, checked at load), about 40 % less time per
+    # question on a CPU (assistant/embed_onnx.py). "torch" encodes them like the indexed passages.
+    query_runtime: Literal["onnx", "torch"] = "onnx"
+    model_cache_dir: Path = Path.home() / ".cache" / "policy-assistant"
 
     # Chunking, in characters.
     chunk_max_chars: int = 600
@@ -118,6 +123,11 @@ class Settings(BaseSettings):
     @property
     def review_db_path(self) -> Path:
         return self.review_db or self.data_dir / "review.sqlite3"
+
+    @property
+    def question_onnx_dir(self) -> Path | None:
+        """Where the ONNX question encoder is cached; None when questions stay on torch."""
+        return self.model_cache_dir / "onnx" if self.query_runtime == "onnx" else None
 
 
 @lru_cache

@@ -8,15 +8,16 @@ from typing import Any
 
 import pytest
 
-from assistant.embed import SentenceTransformerEmbeddings, get_embedder
+from assistant.embed import SentenceTransformerEmbeddings, embedder_for
 from assistant.settings import Settings
 from tests.lawdb import copy_seed
 
 
 @pytest.fixture(scope="session")
 def embedder() -> SentenceTransformerEmbeddings:
-    """The bundled m3e-small model; `get_embedder` caches it, so run_index in this process reuses it."""
-    return get_embedder("m3e-small")
+    """The bundled m3e-small model as the settings load it (`get_embedder` caches it, so run_index and
+    the server in this process reuse it)."""
+    return embedder_for(Settings(_env_file=None))
 
 
 @pytest.fixture
@@ -79,7 +80,7 @@ def browser() -> Iterator[Any]:
 # that builds indexes or starts processes in its tests.
 SLOW_FIXTURES = frozenset({"embedder", "seed_index", "library_index", "browser"})
 SLOW_MODULES = frozenset({"test_index", "test_faults", "test_reindex_kill", "test_scale_out", "test_fuzz_api",
-                          "test_vector_contract", "test_upload_api", "test_hostile_input", "test_documents_api"})
+                          "test_vector_contract", "test_embed_onnx", "test_upload_api", "test_hostile_input", "test_documents_api"})
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

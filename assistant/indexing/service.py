@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from assistant.embed import get_embedder
+from assistant.embed import embedder_for
 from assistant.errors import AssistantError, IndexNotBuiltError
 from assistant.indexing import integrity
 from assistant.indexing.build import IndexBuilder, IndexReport, Progress, _noop
@@ -15,7 +15,7 @@ def run_index(settings: Settings, *, dry_run: bool = False, rebuild: bool = Fals
               progress: Progress = _noop) -> IndexReport:
     builder = IndexBuilder(
         settings,
-        embedder_factory=lambda: get_embedder(settings.model, settings.embed_batch_size),
+        embedder_factory=lambda: embedder_for(settings),
         backend=backend_for(settings),
         progress=progress,
     )

@@ -16,7 +16,7 @@ import numpy as np
 from langchain_core.documents import Document
 
 from assistant.documents import DocumentMeta
-from assistant.embed import Embedder, get_embedder
+from assistant.embed import Embedder, embedder_for
 from assistant.errors import AssistantError, IndexNotBuiltError
 from assistant.indexing import centroids, integrity
 from assistant.indexing.build import check_model, read_version
@@ -128,7 +128,7 @@ class LiveIndex:
     @property
     def embedder(self) -> Embedder:
         if self._embedder is None:
-            self._embedder = get_embedder(self.settings.model, self.settings.embed_batch_size)
+            self._embedder = embedder_for(self.settings)
         return self._embedder
 
     def snapshot(self) -> IndexSnapshot:

@@ -66,6 +66,14 @@ def rrf(rankings: list[list[int]], weights: list[float], k: int = RRF_K) -> dict
     return fused
 
 
+def _top(scores: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k highest scores, best first (a partition, not a sort of all 26k)."""
+    if k >= len(scores):
+        return np.argsort(-scores, kind="stable")
+    part = np.argpartition(-scores, k)[:k]
+    return part[np.argsort(-scores[part], kind="stable")]
+
+
 def document_prior(snapshot: IndexSnapshot, vector: np.ndarray) -> dict[str, float]:
     """Per document source, 0..1: how much more than average the question resembles it."""
     if snapshot.centroids is None or len(snapshot.centroid_sources) < 2:
@@ -96,7 +104,7 @@ def search_snapshot(snapshot: IndexSnapshot, embed_query: object, query: ParsedQ
         return []
     tokens = tokenize(query.keyword_text or query.text)
     bm25 = snapshot.keyword.scores(tokens)
-    top_kw = [int(i) for i in np.argsort(-bm25)[: min(candidates, n)] if bm25[i] > 0]
+    top_kw = [int(i) for i in _top(bm25, min(candidates, n)) if bm25[i] > 0]
     vector = np.asarray(embed_query(query.text), dtype=np.float32)  # type: ignore[operator]
     dense_hits = snapshot.vectors.query(vector, min(candidates, n))
     dense_pos = [(snapshot.position[cid], sim) for cid, sim in dense_hits if cid in snapshot.position]
@@ -108,9 +116,9 @@ def search_snapshot(snapshot: IndexSnapshot, embed_query: object, query: ParsedQ
     # The best chunks of the documents the document-level signals favour join the candidates.
     by_prior = sorted(prior, key=lambda s: -prior[s])[:DOC_CANDIDATES]
     for source in dict.fromkeys([*doc_order[:DOC_CANDIDATES], *by_prior, *([query.source] if query.source else [])]):
-        rows = snapshot.by_source.get(source, [])
-        for idx in sorted(rows, key=lambda i: -bm25[i])[:CHUNKS_PER_DOC]:
-            fused.setdefault(idx, 0.0)
+        rows = np.asarray(snapshot.by_source.get(source, []), dtype=np.int64)
+        for idx in rows[np.argsort(-bm25[rows], kind="stable")[:CHUNKS_PER_DOC]]:
+            fused.setdefault(int(idx), 0.0)
 
     unit = 1.0 / (RRF_K + 1)
     exact: list[int] = []

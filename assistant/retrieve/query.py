@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from assistant.indexing.snapshot import IndexSnapshot
 from assistant.numerals import ARTICLE_REF, NUMBER, canonical_article, normalize_units
@@ -35,7 +36,8 @@ def clean_for_keywords(question: str) -> str:
     return _PUNCT.sub(" ", text).strip()
 
 
-def title_aliases(title: str) -> set[str]:
+@lru_cache(maxsize=65536)
+def title_aliases(title: str) -> frozenset[str]:
     """Names a question may use for a document: the title, without 中华人民共和国, without a
     trailing parenthesis. Two-character short names (刑法, 宪法) are kept; `find_document` only
     trusts them right before an article number or inside 《》."""
@@ -45,7 +47,7 @@ def title_aliases(title: str) -> set[str]:
         aliases.add(base[len(_PREFIX) :])
     base = re.sub(r"[（(][^）)]*[）)]$", "", base)
     aliases.add(base)
-    return {a for a in aliases if len(a) >= 2}
+    return frozenset(a for a in aliases if len(a) >= 2)
 
 
 def _named(alias: str, question: str) -> bool:

@@ -54,8 +54,10 @@ class ChromaVectorStore:
             collection_metadata={"hnsw:space": "cosine"},
         )
         self._collection = self._store._collection
+        self._count: int | None = None  # kept: Chroma's count costs ~6 ms, and a query needs it
 
     def add(self, documents: list[Document], vectors: np.ndarray) -> None:
+        self._count = None
         for i in range(0, len(documents), _BATCH):
             batch = documents[i : i + _BATCH]
             self._collection.upsert(
@@ -66,6 +68,7 @@ class ChromaVectorStore:
             )
 
     def delete(self, ids: list[str]) -> None:
+        self._count = None
         for i in range(0, len(ids), _BATCH):
             self._collection.delete(ids=ids[i : i + _BATCH])
 
@@ -77,11 +80,12 @@ class ChromaVectorStore:
                                     metadatas=[_metadata(d) for d in batch])
 
     def query(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
-        if k <= 0 or self.count() == 0:
+        stored = self.count()
+        if k <= 0 or stored == 0:
             return []
         result = self._collection.query(
             query_embeddings=[np.asarray(vector, dtype=np.float32)],  # type: ignore[arg-type]
-            n_results=min(k, self.count()),
+            n_results=min(k, stored),
             include=["distances"],
         )
         ids = result["ids"][0]
@@ -89,7 +93,9 @@ class ChromaVectorStore:
         return [(cid, 1.0 - float(dist)) for cid, dist in zip(ids, distances, strict=False)]
 
     def count(self) -> int:
-        return int(self._collection.count())
+        if self._count is None:
+            self._count = int(self._collection.count())
+        return self._count
 
     def all_vectors(self) -> tuple[list[str], np.ndarray, list[str], list[dict[str, Any]]]:
         data = self._collection.get(include=["embeddings", "documents", "metadatas"])
