@@ -4,8 +4,9 @@
 
 Each model runs in a fresh process (so RSS is the model's own): the first N statute chunks of
 bench/evalcache.py's cache (or the seed corpus when there is no cache) are encoded as passages in
-one call, then the first M consultation questions one at a time, as a search does. Writes
-bench/results/models.json. Quality per model is in `python -m bench.retrieval --parts sets`.
+one call, then the first M consultation questions one at a time, as a search does (through ONNX
+Runtime where the settings put questions there, and on torch beside it, so the two are compared in
+the same run). Writes bench/results/models.json. Quality per model is in `python -m bench.retrieval --parts sets`.
 """
 
 from __future__ import annotations
@@ -36,9 +37,10 @@ def measure(model: str, passages: int, questions: int) -> dict[str, float]:
     """One model in this process: seconds to load, ms per passage and per question, peak RSS."""
     texts, asked = _texts(passages, questions)
     t0 = time.perf_counter()
-    from assistant.embed import get_embedder
+    from assistant.embed import _threads, embedder_for
+    from assistant.settings import Settings
 
-    embedder = get_embedder(model)
+    embedder = embedder_for(Settings(_env_file=None, model=model))  # type: ignore[call-arg]
     embedder.embed_query("预热")
     loaded = time.perf_counter() - t0
     t1 = time.perf_counter()
@@ -48,8 +50,16 @@ def measure(model: str, passages: int, questions: int) -> dict[str, float]:
     for q in asked:
         embedder.embed_query(q)
     per_question = (time.perf_counter() - t2) / max(1, len(asked)) * 1000
+    torch_ms = None
+    if getattr(embedder, "_questions", None) is not None:  # served by ONNX: time torch on the same questions
+        t3 = time.perf_counter()
+        with _threads(1):
+            for q in asked:
+                embedder._model.encode([q], normalize_embeddings=True)  # type: ignore[union-attr]
+        torch_ms = round((time.perf_counter() - t3) / max(1, len(asked)) * 1000, 1)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"load_s": round(loaded, 2), "passage_ms": round(per_passage, 1), "question_ms": round(per_question, 1),
+            "question_torch_ms": torch_ms,
             "passages": len(texts), "passage_chars": round(sum(map(len, texts)) / max(1, len(texts))),
             "questions": len(asked), "peak_rss_mib": round(rss)}
 
@@ -72,7 +82,7 @@ def main() -> None:
         figures[model] = json.loads(out.stdout.strip().splitlines()[-1])
         f = figures[model]
         print(f"{model:10} load {f['load_s']} s  passage {f['passage_ms']} ms ({f['passage_chars']} chars)  "
-              f"question {f['question_ms']} ms  peak RSS {f['peak_rss_mib']} MiB", flush=True)
+              f"question {f['question_ms']} ms (torch {f['question_torch_ms']} ms)  peak RSS {f['peak_rss_mib']} MiB", flush=True)
     write_results('models', figures)
 
 
