@@ -47,7 +47,7 @@ class Settings(BaseSettings):
     # Minimum answerability (probability that the passages answer the question) to answer; below
     # it the assistant refuses. Calibrated with bench/calibrate_answerability.py (trade-off curve in
     # assistant/answer/answerability.py): lower answers more, higher refuses more.
-    min_answerability: float = Field(default=0.45, ge=0.0, le=1.0)
+    min_answerability: float = Field(default=0.5, ge=0.0, le=1.0)
     # A refusal lists a passage as possibly related only when it holds this share of the question's
     # weighted words (assistant/answer/evidence.py).
     related_floor: float = Field(default=0.5, ge=0.0, le=1.0)
@@ -111,7 +111,7 @@ class Settings(BaseSettings):
     # A cited sentence whose support (share of it found in its passage) is below this is flagged.
     weak_support: float = Field(default=0.6, ge=0.0, le=1.0)
     # Answers given with answerability below this (but above min_answerability) are reviewed first.
-    review_low_evidence: float = Field(default=0.5, ge=0.0, le=1.0)
+    review_low_evidence: float = Field(default=0.6, ge=0.0, le=1.0)
 
     @field_validator("liaison_tokens", "maintainer_tokens", "trusted_proxies", mode="before")
     @classmethod
