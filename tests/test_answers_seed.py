@@ -39,6 +39,15 @@ def test_off_topic_questions_sharing_words_are_refused(assistant: Assistant, que
         assert answer.related == []  # nothing clears the relevance floor
 
 
+@pytest.mark.parametrize("question", ["南开大学怎么报考研究生", "天津大学录取分数线是多少", "天津的公园门票多少钱"])
+def test_off_topic_questions_naming_what_the_index_names_are_refused_with_more_documents(
+        library_index: Settings, question: str) -> None:
+    """On the seed plus a law, a name the seed mentions (南开大学) must not carry a question about
+    something none of them covers (报考研究生)."""
+    answer = Assistant(library_index.model_copy(update={"review_log": False})).ask(question)
+    assert answer.refused, answer.answer
+
+
 @pytest.mark.parametrize(("question", "figure"), [
     ("天津布局建设了多少家概念验证平台？", "25家"),
     ("在各高校院所等设置了多少名服务专员？", "249名"),
