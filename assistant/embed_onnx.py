@@ -2,8 +2,8 @@
 
 A question is one short text. Torch's eager BERT spends about 50 ms on a 56-character question on
 one core of this machine; the same graph in ONNX Runtime about 30 ms on one thread and 20-24 ms on
-two, with vectors equal to 1e-5 (bench/models.py prints both). Indexing batches stay on torch, so stored vectors never depend on
-this path. The export is cached on disk under a hash of the weights (a damaged file is exported
+two, with vectors equal to 1e-5 (bench/models.py prints both). Indexing batches stay on torch, so
+stored vectors never depend on this path. The export is cached on disk under a hash of the weights (a damaged file is exported
 again) and checked against torch on probe sentences before use; anything that still fails falls
 back to torch with a warning.
 """
@@ -109,8 +109,7 @@ class OnnxQueryEncoder:
         tokens = self._session.run(None, feed)[0]
         pooled = self._st[1]({"token_embeddings": torch.from_numpy(tokens),
                               "attention_mask": features["attention_mask"]})["sentence_embedding"]
-        vectors = pooled.numpy().astype(np.float32)
-        return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        return torch.nn.functional.normalize(pooled, dim=1).numpy().astype(np.float32)  # as ST normalises
 
 
 def try_onnx(st_model: Any, cache_dir: Path) -> OnnxQueryEncoder | None:

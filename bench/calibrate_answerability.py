@@ -178,7 +178,6 @@ def main() -> None:
     print("\ntrade-off on policyqa dev, half index (held-out probabilities):")
     print("threshold  answered(answerable)  refused(unanswerable)  | off-topic refused  seed answered  "
           "law-on-policy refused  statute answered")
-    best = (-1.0, 0.5)
     curve = []
     for t in np.round(np.arange(0.05, 0.96, 0.05), 2):
         a, r = rates(held[pq], y[pq], t)
@@ -189,13 +188,14 @@ def main() -> None:
         curve.append((t, a, r, sr, sa, lr, la))
         print(f"  {t:.2f}     {a:6.1%}                {r:6.1%}                 | {sr:6.1%}            {sa:6.1%}"
               f"         {lr:6.1%}                 {la:6.1%}")
-        if a + r > best[0]:
-            best = (a + r, float(t))
-    free_knee = best[1]
+
+    def balance(row: tuple[float, ...]) -> float:
+        return row[1] + row[2]  # answered + refused on policyqa
+
+    free_knee = float(max(curve, key=balance)[0])
     # The default: the most answered + refused among the thresholds that still answer ANSWER_FLOOR of
     # the answerable (an enterprise asking what the index covers must get its answer first).
-    floor = [(a + r, float(t)) for t, a, r, *_ in curve if a >= ANSWER_FLOOR]
-    knee = max(floor)[1] if floor else free_knee
+    knee = float(max((row for row in curve if row[1] >= ANSWER_FLOOR), key=balance, default=(free_knee,))[0])
     print(f"\nknee (max answered + refused on policyqa): {free_knee:.2f}; "
           f"among thresholds answering >= {ANSWER_FLOOR:.0%}: {knee:.2f} (the default)")
     print("\nper fold at the default (held-out): answered(answerable) / refused(unanswerable) on policyqa; "
