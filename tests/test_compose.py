@@ -130,3 +130,15 @@ def test_the_title_repeated_as_a_line_and_the_addressees_are_never_the_answer() 
     answer = compose("某市办公厅促进中小微企业持续健康发展有哪些措施", [opening]).text
     assert answer.startswith("对新建示范平台的中小微企业，给予最高200万元补助。[1]")
     assert title not in answer and "各区科技部门" not in answer
+
+
+def test_a_question_in_the_text_is_answered_by_what_follows_it() -> None:
+    """A Q&A text: the 问 line matches the question best, but the answer is the 答 after it, and the
+    next Q&A item is not quoted with it."""
+    faq = passage(
+        "问：示范平台的认定材料需要提供什么？答：需要提供平台运营报告和场地证明（合成示例）。"
+        "问：示范平台的认定多久完成？答：受理后20个工作日内完成。"
+    )
+    text, parts = ask("示范平台的认定材料需要提供什么？", [faq])
+    assert parts[0][0] == "答：需要提供平台运营报告和场地证明（合成示例）。"
+    assert "？" not in text and "20个工作日" not in text

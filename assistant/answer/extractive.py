@@ -235,8 +235,12 @@ def compose(question: str, passages: list[Document], max_passages: int = 5,
         return ComposedAnswer("", [])
     ranked = sorted(units, key=lambda u: -u.score)
     best = ranked[0]
-    spans: list[tuple[int, int, int]] = [(best.passage, *_clause(best, kind, q_tokens, weights, measure))]
     after = [u for u in by_passage[best.passage] if u.start >= best.end]
+    if _asks(best.text) and after and not _asks(after[0].text):
+        # The best match is a question in the text (a Q&A's 问): what follows it answers.
+        best, after = after[0], after[1:]
+    after = after[:next((i for i, u in enumerate(after) if _asks(u.text)), len(after))]  # not the next Q&A
+    spans: list[tuple[int, int, int]] = [(best.passage, *_clause(best, kind, q_tokens, weights, measure))]
     if kind == "list" and best.text.endswith(("：", ":")):
         items: list[Unit] = []
         for unit in after:  # the list the sentence introduces, in order
@@ -250,6 +254,11 @@ def compose(question: str, passages: list[Document], max_passages: int = 5,
                                                    and ranked[1].score >= _SECOND * best.score)):
         spans.append((after[0].passage, after[0].start, after[0].end))
     return _cite(passages, spans)
+
+
+def _asks(text: str) -> bool:
+    """A sentence that is itself a question (问：…？): the text after it holds the answer."""
+    return text.rstrip().endswith(("？", "?"))
 
 
 def _cite(passages: list[Document], spans: list[tuple[int, int, int]]) -> ComposedAnswer:

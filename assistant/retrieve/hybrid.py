@@ -45,7 +45,14 @@ CHUNKS_PER_DOC = 3  # of those documents, chunks by BM25 score
 # Measured and not kept: a lift for documents whose title names a place the question names (jieba
 # `ns` tags) and BM25 over titles alone (weight 0 in every fold: the title is already in what BM25
 # and the model see); the best dense rank of a chunk's neighbouring chunks (0.5 in 2 folds, 0 in 3
-# and on all folds).
+# and on all folds). A learned linear ranker (listwise softmax over 20 per-candidate features the
+# product has at query time: these ranks at k 5 and 60, the cosine and its gap to the best, BM25 and
+# document BM25 relative to the best, centroid closeness, the document's best dense rank, length;
+# 5 folds, the three sets weighted alike), 2026-11-29: held out, consult R@10 / MRR 0.396 / 0.176
+# (this fusion: 0.331 / 0.149), but scenario 0.742 / 0.584 (0.758 / 0.590) and policyqa doc@1
+# 0.717 (0.743). Weighting policyqa x2-4, interactions with keyword confidence, or a penalised
+# residual on top of this fusion moved along the same trade-off; none held on all three sets.
+# BM25's k1 / b (bm25s, 1.2 / 0.75 here): 0.8-1.8 x 0.4-0.9 for the chunk index, none better.
 
 
 @dataclass
