@@ -52,7 +52,8 @@ CHUNKS_PER_DOC = 3  # of those documents, chunks by BM25 score
 # (this fusion: 0.331 / 0.149), but scenario 0.742 / 0.584 (0.758 / 0.590) and policyqa doc@1
 # 0.717 (0.743). Weighting policyqa x2-4, interactions with keyword confidence, or a penalised
 # residual on top of this fusion moved along the same trade-off; none held on all three sets.
-# BM25's k1 / b (bm25s, 1.2 / 0.75 here): 0.8-1.8 x 0.4-0.9 for the chunk index, none better.
+# BM25's k1 / b (bm25s; 1.2 / 0.75 in assistant/store/keyword.py): k1 0.8-1.8 x b 0.4-0.9 for the
+# chunk index and k1 0.8-3 x b 0.5-1 for the document index, none above 1.2 / 0.75 on all sets.
 
 
 @dataclass
