@@ -142,3 +142,16 @@ def test_a_question_in_the_text_is_answered_by_what_follows_it() -> None:
     text, parts = ask("示范平台的认定材料需要提供什么？", [faq])
     assert parts[0][0] == "答：需要提供平台运营报告和场地证明（合成示例）。"
     assert "？" not in text and "20个工作日" not in text
+
+
+def test_a_how_answer_runs_on_to_the_end_of_its_paragraph_but_not_into_the_next() -> None:
+    """The best sentence, the one after it, and one more of the same paragraph; the next paragraph
+    is another thought."""
+    steps = "申请单位先在线提交材料（合成示例）。区科技部门在10个工作日内出具初审意见。"
+    one = passage(f"示范平台如何申请认定？{steps}市科技局组织专家评审并公示结果。\n示范平台的年度考核另行规定。")
+    _, parts = ask("示范平台如何申请认定", [one])
+    assert [p for p, _ in parts] == ["申请单位先在线提交材料（合成示例）。", "区科技部门在10个工作日内出具初审意见。",
+                                     "市科技局组织专家评审并公示结果。"]
+    two = passage(f"示范平台如何申请认定？{steps}\n市科技局另行组织年度考核。")
+    _, parts = ask("示范平台如何申请认定", [two])
+    assert not any("年度考核" in p for p, _ in parts)

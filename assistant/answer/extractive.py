@@ -18,6 +18,7 @@ baseline (the sentence of the top whole-document BM25 hit sharing most question 
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -50,6 +51,9 @@ _RANK_DECAY = 0.1  # per passage rank
 _SECOND = 0.85  # a further unit must score this share of the best one
 # What / how questions: the sentence after the best one completes it (policyqa dev: hit +6 pts, F -0.003).
 _NEXT_ALWAYS = True
+# ... and one more sentence when it is in the same paragraph as the best one (policyqa dev: F 0.363 ->
+# 0.366, hit 0.569 -> 0.602; both halves of the dev set gain hit; two more: F 0.364, hit 0.608).
+_PARAGRAPH_MORE = 1
 _LENGTH = 0.15  # long units pay a little: score × (length / 60) ** -_LENGTH
 _MAX_ITEMS = 6  # list items quoted after an introducing sentence
 _SECTION = 0.75  # share of the question's words (outside the title) a heading path must hold
@@ -252,7 +256,11 @@ def compose(question: str, passages: list[Document], max_passages: int = 5,
         spans += [(u.passage, u.start, u.end) for u in items]
     elif not typed and after and (_NEXT_ALWAYS or (len(ranked) > 1 and ranked[1] is after[0]
                                                    and ranked[1].score >= _SECOND * best.score)):
-        spans.append((after[0].passage, after[0].start, after[0].end))
+        text = passages[best.passage].page_content
+        # Then the rest of its paragraph (a paragraph is one thought), up to _PARAGRAPH_MORE sentences.
+        more = list(itertools.takewhile(lambda u: "\n" not in text[best.start:u.end].strip(),
+                                        after[1:1 + _PARAGRAPH_MORE]))
+        spans += [(u.passage, u.start, u.end) for u in [after[0], *more]]
     return _cite(passages, spans)
 
 
