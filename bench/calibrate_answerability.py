@@ -1,20 +1,25 @@
 """Fit and check the answerability model (assistant/answer/answerability.py) on hard negatives.
 
-    python bench/calibrate_answerability.py --cache /work/cache/h10/qa \\
-        --half-index /work/cache/h10/pq-half-index --statute-index /work/cache/h10/dev-index \\
-        --seed-index /work/cache/h10/seed-index
+    python -m bench.calibrate_answerability --cache /work/cache/v2/qa \\
+        --half-index /work/cache/v2/policyqa-half-m3e-small/index \\
+        --statute-index /work/cache/v2/statutes-full-m3e-small/index --seed-dir /work/cache/v2/qa/seed
 
 Labelled sets (signals from the product's retrieval, cached by bench/qa_cache.py):
 - policyqa: the 339 dev questions against the half index (documents with even md5(docid));
   answerable exactly when the normalised gold span is in an indexed document.
-- statute: consult-dev and scenario-dev against a statute index (answerable) ...
-- law-on-policy: ... and the same questions against the policy half index (unanswerable).
+- statute: consult-dev and scenario-dev against a statute index: answerable when the served
+  retrieval brings a gold article into the top 5 passages (`--statute-labels retrieved`, the
+  default: what an extractive answer can cite), or all of them (`all`, the issue's first labels);
+- policy-on-statute, offtopic-on-statute: the policyqa questions and OFF_TOPIC against that
+  statute index (unanswerable);
+- law-on-policy: consult-dev and scenario-dev against the policy half index (unanswerable).
 - seed: the seed document's own questions (answerable) and off-topic questions that share its
   words (unanswerable) against an index of the seed alone. Both lists are written here, synthetic
   and labelled so (SEED_QUESTIONS, OFF_TOPIC).
 
-Five folds, stratified by set and label: each fold's model is fitted on the other four and judged
-on it; the trade-off curve on policyqa is from these held-out probabilities. The constants written
+Sample weights: √(group size) per (set, label), policyqa times --policy-weight (2: it is the set
+the targets are on). Five folds, stratified by set and label: each fold's model is fitted on the
+other four and judged on it; the trade-off curve on policyqa is from these held-out probabilities. The constants written
 into the module are the fit on everything. Prints the per-fold figures, the curve, the knee and
 the docstring block.
 """
@@ -58,11 +63,28 @@ OFF_TOPIC = [
 ]
 
 
-def law_questions() -> list[str]:
+def law_rows() -> list[dict[str, Any]]:
     rows = []
     for name in ("consult-dev.jsonl", "scenario-dev.jsonl"):
         rows += [json.loads(x) for x in (EVAL / name).read_text(encoding="utf-8").splitlines() if x.strip()]
-    return [r["question"] for r in rows]
+    return rows
+
+
+def law_questions() -> list[str]:
+    return [r["question"] for r in law_rows()]
+
+
+def retrieved_gold(index_dir: Path, rows: list[dict[str, Any]], cache: Path, k: int = 5) -> list[int]:
+    """1 when a gold article of the question is among the top k passages the product retrieves."""
+    from assistant.numerals import canonical_article
+
+    out = []
+    for row, record in zip(rows, retrievals(index_dir, [r["question"] for r in rows], cache), strict=True):
+        gold = {(g["document"], canonical_article(g["article"]) or g["article"]) for g in row["gold"]}
+        found = any((d.metadata.get("title"), canonical_article(a) or a) in gold
+                    for d in documents(record)[:k] for a in str(d.metadata.get("articles", "")).split("、") if a)
+        out.append(int(found))
+    return out
 
 
 def seed_index(folder: Path) -> Path:
@@ -103,7 +125,14 @@ def build_sets(args: argparse.Namespace) -> dict[str, tuple[np.ndarray, np.ndarr
                  [1] * len(SEED_QUESTIONS) + [0] * len(OFF_TOPIC)),
     }
     if args.statute_index is not None:
-        sets["statute"] = (signal_rows(args.statute_index, laws, args.cache), [1] * len(laws))
+        # "all": every legal question is answerable there (the issue's labels); "retrieved": only those
+        # whose gold article the retrieval brings into the top 5 (what an extractive answer can cite).
+        labels_law = [1] * len(laws) if args.statute_labels == "all" else \
+            retrieved_gold(args.statute_index, law_rows(), args.cache)
+        sets["statute"] = (signal_rows(args.statute_index, laws, args.cache), labels_law)
+        sets["policy-on-statute"] = (signal_rows(args.statute_index, [r["question"] for r in rows], args.cache),
+                                     [0] * len(rows))
+        sets["offtopic-on-statute"] = (signal_rows(args.statute_index, OFF_TOPIC, args.cache), [0] * len(OFF_TOPIC))
     return {k: (np.asarray(x, dtype=float), np.asarray(y)) for k, (x, y) in sets.items()}
 
 
@@ -143,6 +172,11 @@ def main() -> None:
     parser.add_argument("--half-index", type=Path, required=True)
     parser.add_argument("--statute-index", type=Path, default=None,
                         help="statute index (bench/devindex.py); without it the statute set is left out")
+    parser.add_argument("--statute-labels", choices=("all", "retrieved"), default="retrieved",
+                        help="legal questions answerable on the statute index: all, or those whose gold "
+                             "article is among the top 5 passages")
+    parser.add_argument("--policy-weight", type=float, default=2.0,
+                        help="multiplies the weight of the policyqa questions (the set with targets)")
     parser.add_argument("--seed-dir", type=Path, default=DEFAULT_CACHE / "seed")
     parser.add_argument("--folds", type=int, default=5)
     args = parser.parse_args()
@@ -151,7 +185,7 @@ def main() -> None:
     names = np.concatenate([[k] * len(v[1]) for k, v in sets.items()])
     x = np.concatenate([v[0] for v in sets.values()])
     y = np.concatenate([v[1] for v in sets.values()])
-    w = weights(names, y)
+    w = weights(names, y) * np.where(names == "policyqa", args.policy_weight, 1.0)
     print("sets:", {k: f"{int(v[1].sum())} answerable / {int((v[1] == 0).sum())} not" for k, v in sets.items()})
 
     held = np.zeros(len(y))
@@ -188,6 +222,17 @@ def main() -> None:
         curve.append((t, a, r, sr, sa, lr, la))
         print(f"  {t:.2f}     {a:6.1%}                {r:6.1%}                 | {sr:6.1%}            {sa:6.1%}"
               f"         {lr:6.1%}                 {la:6.1%}")
+
+    if "statute" in sets:
+        print(f"\non the statute index (legal questions labelled {args.statute_labels!r}; held-out probabilities):")
+        print("threshold  legal answered(answerable)  legal refused(unanswerable)  policy refused  off-topic refused")
+        for t in np.round(np.arange(0.05, 0.96, 0.05), 2):
+            st = names == "statute"
+            a, r = rates(held[st], y[st], t)
+            pr = rates(held[names == "policy-on-statute"], y[names == "policy-on-statute"], t)[1]
+            orf = rates(held[names == "offtopic-on-statute"], y[names == "offtopic-on-statute"], t)[1]
+            print(f"  {t:.2f}     {a:6.1%}                     {r:6.1%}                       {pr:6.1%}"
+                  f"          {orf:6.1%}")
 
     def balance(row: tuple[float, ...]) -> float:
         return row[1] + row[2]  # answered + refused on policyqa
