@@ -17,8 +17,7 @@ Labelled sets (signals from the product's retrieval, cached by bench/qa_cache.py
   words (unanswerable) against an index of the seed alone. Both lists are written here, synthetic
   and labelled so (SEED_QUESTIONS, OFF_TOPIC).
 
-Sample weights: √(group size) per (set, label), policyqa times --policy-weight (2: it is the set
-the targets are on). Five folds, stratified by set and label: each fold's model is fitted on the
+Sample weights: √(group size) per (set, label), policyqa times --policy-weight (default 1). Five folds, stratified by set and label: each fold's model is fitted on the
 other four and judged on it; the trade-off curve on policyqa is from these held-out probabilities. The constants written
 into the module are the fit on everything. Prints the per-fold figures, the curve, the knee and
 the docstring block.
@@ -175,7 +174,7 @@ def main() -> None:
     parser.add_argument("--statute-labels", choices=("all", "retrieved"), default="retrieved",
                         help="legal questions answerable on the statute index: all, or those whose gold "
                              "article is among the top 5 passages")
-    parser.add_argument("--policy-weight", type=float, default=2.0,
+    parser.add_argument("--policy-weight", type=float, default=1.0,
                         help="multiplies the weight of the policyqa questions (the set with targets)")
     parser.add_argument("--seed-dir", type=Path, default=DEFAULT_CACHE / "seed")
     parser.add_argument("--folds", type=int, default=5)

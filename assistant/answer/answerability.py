@@ -20,93 +20,89 @@ COEFFICIENTS and INTERCEPT are fitted by `bench/calibrate_answerability.py` (the
 is at the end of this docstring); p = sigmoid(INTERCEPT + Σ coef·signal); the assistant answers when
 p >= settings.min_answerability.
 
-CALIBRATION (`python -m bench.calibrate_answerability --half-index … --statute-index … --seed-dir …`,
-2026-11-29, on the retrieval of issue 11: article chunks, document BM25 in the fusion). Sets:
-policyqa dev on the half index (190 answerable / 149 not); consult-dev + scenario-dev on the policy
-half index (458, unanswerable) and on a statute index (378 laws, 26,110 article chunks); policyqa dev
-and the off-topic questions on that statute index (unanswerable); the seed's own questions (20) and
-off-topic questions that share its words (30) on the seed index. Five folds stratified by set and
-label, sample weights √(group size), policyqa (the set the targets are on) weighted twice (once:
-85.8 % / 73.8 % at 0.50, too close to the floor); held-out probabilities.
+CALIBRATION (`python -m bench.calibrate_answerability --half-index … --seed-dir …`, 2026-11-29, on the
+retrieval of issue 11: article chunks, document BM25 in the fusion). Sets: policyqa dev on the half
+index (190 answerable / 149 not); consult-dev + scenario-dev on the policy half index (458,
+unanswerable); the seed's own questions (20) and off-topic questions that share its words (30) on the
+seed index. Five folds stratified by set and label, sample weights √(group size); held-out
+probabilities. Coverage, unknown and missing count each question word once, in its longest form
+(南开大学, not also 南开 / 开大 / 大学): with the parts counted, a name outweighed what was asked about
+it, and 南开大学怎么报考研究生 was answered from a passage naming 南开大学 on an index of three documents.
+Counted once, every off-topic question is refused from 0.15 up (0.45 before), AUC 0.869 (0.864).
 
-A legal question counts as answerable on the statute index when the served retrieval brings one of
-its gold articles into the top 5 passages (162 of 458): that is what an extractive answer can cite.
-Labelled answerable whatever the retrieval finds (`--statute-labels all`), the colloquial questions
-whose articles are not retrieved look like the unanswerable ones (coverage 0.21, as the off-topic
-questions), and no threshold meets the policyqa targets (held out: 86.3 % answered / 63.1 % refused
-at 0.50, 78.4 % / 73.2 % at 0.55).
-Coverage, unknown and missing count each question word once, in its longest form (南开大学, not also
-南开 / 开大 / 大学): with the parts counted, a name outweighed what was asked about it.
-
-    AUC (held out): {'policyqa': 0.859}   coverage alone on policyqa: 0.866   all sets: 0.901
+    AUC (held out): {'policyqa': 0.869}   coverage alone on policyqa: 0.866   all sets: 0.966
 
     trade-off on policyqa dev, half index (held-out probabilities):
     threshold  answered(answerable)  refused(unanswerable)  | off-topic refused  seed answered  law-on-policy refused  statute answered
-      0.05      99.5%                  6.0%                 |  23.3%            100.0%          45.0%                  97.5%
-      0.10      98.4%                 13.4%                 |  43.3%            100.0%          71.8%                  90.7%
-      0.15      97.4%                 20.8%                 |  80.0%            100.0%          85.6%                  85.8%
-      0.20      96.3%                 26.8%                 |  90.0%             95.0%          92.6%                  70.4%
-      0.25      95.3%                 32.2%                 |  96.7%             95.0%          96.9%                  61.1%
-      0.30      94.7%                 42.3%                 |  96.7%             95.0%          98.0%                  50.6%
-      0.35      93.7%                 49.7%                 | 100.0%             95.0%          98.9%                  41.4%
-      0.40      92.1%                 57.7%                 | 100.0%             95.0%          99.3%                  35.8%
-      0.45      87.4%                 64.4%                 | 100.0%             95.0%          99.6%                  28.4%
-      0.50      87.4%                 75.8%                 | 100.0%             95.0%         100.0%                  24.1%
-      0.55      81.6%                 77.9%                 | 100.0%             95.0%         100.0%                  20.4%
-      0.60      77.4%                 83.2%                 | 100.0%             95.0%         100.0%                  17.3%
-      0.65      68.9%                 86.6%                 | 100.0%             90.0%         100.0%                  11.7%
-      0.70      64.2%                 87.9%                 | 100.0%             85.0%         100.0%                   9.3%
-      0.75      56.8%                 90.6%                 | 100.0%             80.0%         100.0%                   6.8%
-      0.80      45.8%                 94.0%                 | 100.0%             75.0%         100.0%                   4.3%
-      0.85      31.6%                 96.6%                 | 100.0%             30.0%         100.0%                   2.5%
-      0.90      17.9%                 97.3%                 | 100.0%             10.0%         100.0%                   1.2%
-      0.95       1.6%                100.0%                 | 100.0%              0.0%         100.0%                   0.0%
+      0.05      98.4%                 10.1%                 |  66.7%            100.0%          89.1%                   nan%
+      0.10      98.4%                 23.5%                 |  90.0%            100.0%          98.3%                   nan%
+      0.15      97.4%                 30.9%                 | 100.0%             95.0%          99.3%                   nan%
+      0.20      95.8%                 37.6%                 | 100.0%             95.0%          99.3%                   nan%
+      0.25      94.2%                 46.3%                 | 100.0%             95.0%          99.6%                   nan%
+      0.30      92.6%                 53.7%                 | 100.0%             95.0%         100.0%                   nan%
+      0.35      92.6%                 61.1%                 | 100.0%             95.0%         100.0%                   nan%
+      0.40      91.1%                 65.8%                 | 100.0%             95.0%         100.0%                   nan%
+      0.45      90.5%                 69.8%                 | 100.0%             95.0%         100.0%                   nan%
+      0.50      87.9%                 74.5%                 | 100.0%             95.0%         100.0%                   nan%
+      0.55      82.1%                 79.9%                 | 100.0%             95.0%         100.0%                   nan%
+      0.60      78.4%                 85.2%                 | 100.0%             95.0%         100.0%                   nan%
+      0.65      73.2%                 86.6%                 | 100.0%             85.0%         100.0%                   nan%
+      0.70      65.8%                 89.9%                 | 100.0%             75.0%         100.0%                   nan%
+      0.75      55.8%                 91.3%                 | 100.0%             70.0%         100.0%                   nan%
+      0.80      46.8%                 93.3%                 | 100.0%             50.0%         100.0%                   nan%
+      0.85      36.8%                 95.3%                 | 100.0%             35.0%         100.0%                   nan%
+      0.90      19.5%                 97.3%                 | 100.0%             25.0%         100.0%                   nan%
+      0.95       4.2%                 99.3%                 | 100.0%              0.0%         100.0%                   nan%
 
-    on the statute index (legal questions labelled 'retrieved'; held-out probabilities):
-    threshold  legal answered(answerable)  legal refused(unanswerable)  policy refused  off-topic refused
-      0.05      97.5%                      29.7%                        30.1%           50.0%
-      0.10      90.7%                      52.0%                        49.3%           66.7%
-      0.15      85.8%                      62.8%                        68.4%           76.7%
-      0.20      70.4%                      75.0%                        79.4%           80.0%
-      0.25      61.1%                      80.7%                        84.4%           86.7%
-      0.30      50.6%                      87.8%                        87.9%           90.0%
-      0.35      41.4%                      92.2%                        92.6%           96.7%
-      0.40      35.8%                      93.9%                        93.8%           96.7%
-      0.45      28.4%                      95.6%                        96.2%          100.0%
-      0.50      24.1%                      95.9%                        96.8%          100.0%
-      0.55      20.4%                      97.3%                        97.6%          100.0%
-      0.60      17.3%                      98.0%                        97.6%          100.0%
-      0.65      11.7%                      98.3%                        97.9%          100.0%
-      0.70       9.3%                      98.6%                        98.8%          100.0%
-      0.75       6.8%                      99.3%                        99.4%          100.0%
-      0.80       4.3%                      99.7%                        99.7%          100.0%
-      0.85       2.5%                     100.0%                        99.7%          100.0%
-      0.90       1.2%                     100.0%                        99.7%          100.0%
-      0.95       0.0%                     100.0%                       100.0%          100.0%
-
-    knee (max answered + refused on policyqa): 0.50; among thresholds answering >= 85%: 0.50 (the default)
+    knee (max answered + refused on policyqa): 0.60; among thresholds answering >= 85%: 0.50 (the default)
 
     per fold at the default (held-out): answered(answerable) / refused(unanswerable) on policyqa; off-topic refused; seed answered
-      fold 0:  84.2% /  70.0%   100.0%   100.0%
+      fold 0:  92.1% /  63.3%   100.0%   100.0%
       fold 1:  94.7% /  63.3%   100.0%   100.0%
-      fold 2:  89.5% /  73.3%   100.0%   100.0%
-      fold 3:  84.2% /  83.3%   100.0%    75.0%
-      fold 4:  84.2% /  89.7%   100.0%   100.0%
+      fold 2:  89.5% /  70.0%   100.0%   100.0%
+      fold 3:  81.6% /  83.3%   100.0%    75.0%
+      fold 4:  81.6% /  93.1%   100.0%   100.0%
 
-    final model at 0.50 (in-sample): policyqa answered 85.8% refused 77.2%; seed answered 95.0%, off-topic refused 100.0%
-      wrong on seed: 孵化机构场地面积有多大？ p=0.204 (the passage says 场地达到180万平米: no 面积)
+    final model at 0.50 (in-sample): policyqa answered 86.8% refused 75.2%; seed answered 95.0%, off-topic refused 100.0%
+      wrong on seed: 孵化机构场地面积有多大？ p=0.127
 
-On the statute index with these coefficients at 0.50 (in-sample): 11.6 % of the legal questions are
-answered (consult 6.4 %, scenario 25.0 %; 24.7 % of those whose gold article is retrieved, 4.4 % of
-the others), and of the answered 75.5 % cite a gold article (62.3 % first); no off-topic question
-and 3.2 % of the policy questions are answered there. Before the statute side joined the fit the
-default answered 2.2 % of the legal questions there. Dense similarity now carries weight (4.2 per
-unit of cosine): its scale is the model's, so a deployment on another model re-runs this calibration.
+    The curve is flat from 0.45 to 0.60 (answered + refused 160.3 %, 162.4 %, 162.0 %, 163.6 %); of
+    that stretch the default takes the most discriminating threshold that still answers 85 % of the
+    answerable (bench/calibrate_answerability.py ANSWER_FLOOR).
 
-Default min_answerability 0.50: held out, policyqa answers 87.4 % of the answerable and refuses
-75.8 % of the unanswerable (targets 85 % / 65 %); every off-topic seed question is refused (from
-0.35 up). Lower the setting to answer more (0.40: 92.1 % / 57.7 %), raise it to refuse more (0.60:
-77.4 % / 83.2 %).
+THE STATUTE SIDE IS NOT IN THIS FIT, and why. The same 458 legal questions on a statute index (378
+laws, 26,110 article chunks; `--statute-index`) are answerable, but their signals look like those of
+the unanswerable policy questions: colloquial wording gives a low coverage (mean 0.31, against 0.71
+for policyqa), and only the dense similarity is as high. Fitted with them, the model cannot meet the
+policyqa targets at any threshold (held out: 86.8 % answered / 52.3 % refused at 0.55, 71.1 % /
+75.2 % at the knee 0.65, where it answers 19.7 % of the statute questions); a feature for questions
+without places or bodies did not separate them either. A separate set of coefficients for passages
+that are numbered articles (第N条), fitted with the legal questions on the statute index (answerable)
+and policyqa and the off-topic questions on the same index (not), answered 74.7 % of the legal
+questions at 0.45 but refused only 70 % of the off-topic and 58 % of the policy questions there, with
+a negative weight on coverage: not shipped.
+
+Labelled by what the retrieval can cite (`--statute-labels retrieved`: answerable when a gold article
+is among the top 5 passages, 162 of 458), with policyqa and the off-topic list on the statute index
+as negatives and policyqa weighted twice (`--policy-weight 2`), 2026-11-29, the fit does meet the
+policyqa targets held out (87.4 % answered / 75.8 % refused at 0.50; AUC 0.859) and on the statute
+index answers 11.6 % of the legal questions (24.7 % of the retrievable, 4.4 % of the others; 75.5 %
+of the answered cite a gold article), no off-topic and 3.2 % of the policy questions. Not shipped:
+it leans on dense similarity (4.2 per unit of cosine, the model's own scale) and on agreement, which
+an index of a few documents cannot supply. On the seed plus one short synthetic file it refused
+示范补助申请截止日期是哪天 (p 0.47), which the passage answers word for word and the shipped fit answers
+(tests/test_hostile_input.py). Leaving the interrogatives (哪天, 多少) out of the counted words did
+not help (held out 86.8 % / 68.5 % at 0.45). So the default is fitted without the statute side, and
+on a statute index it answers 2.2 % of those questions at 0.50: a deployment over statutes runs
+the calibration with its own index (`--statute-index … --statute-labels retrieved`) or lowers the
+setting.
+
+Default min_answerability 0.50: held out, policyqa answers 87.9 % of the answerable and refuses
+74.5 % of the unanswerable (targets 85 % / 65 %); every off-topic seed question is refused. Lower
+the setting to answer more (0.40: 91.1 % / 65.8 %), raise it to refuse more (0.60: 78.4 % /
+85.2 %). Coverage carries most of the weight; keyword score, agreement and unknown words add to it
+(AUC 0.869 held out vs 0.866 for coverage alone on policyqa, but far better calibrated across sets:
+0.966 over all sets).
 """
 
 from __future__ import annotations
@@ -126,10 +122,10 @@ BM25_K1 = 1.2
 
 SIGNALS = ("coverage", "specific", "unknown", "missing", "dense", "keyword", "agreement", "type_match")
 COEFFICIENTS: dict[str, float] = {
-    "coverage": 4.767, "specific": -0.362, "unknown": 0.542, "missing": -0.235, "dense": 4.172, "keyword": 2.773,
-    "agreement": 2.065, "type_match": 0.155,
+    "coverage": 6.613, "specific": 0.564, "unknown": -0.824, "missing": -0.080, "dense": 0.030, "keyword": 1.869,
+    "agreement": 1.289, "type_match": -0.347,
 }
-INTERCEPT = -8.217
+INTERCEPT = -5.779
 
 
 @dataclass(frozen=True)
