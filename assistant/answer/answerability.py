@@ -75,7 +75,8 @@ laws, 26,110 article chunks; `--statute-index`) are answerable, but their signal
 the unanswerable policy questions: colloquial wording gives a low coverage (mean 0.31, against 0.71
 for policyqa), and only the dense similarity is as high. Fitted with them, the model cannot meet the
 policyqa targets at any threshold (held out: 86.8 % answered / 52.3 % refused at 0.55, 71.1 % /
-75.2 % at the knee 0.65, where it answers 19.7 % of the statute questions); a feature for questions
+75.2 % at the knee 0.65, where it answers 19.7 % of the statute questions; with policyqa weighted
+twice, 2026-11-29: 86.3 % / 63.1 % at 0.50, 78.4 % / 73.2 % at 0.55); a feature for questions
 without places or bodies did not separate them either. A separate set of coefficients for passages
 that are numbered articles (第N条), fitted with the legal questions on the statute index (answerable)
 and policyqa and the off-topic questions on the same index (not), answered 74.7 % of the legal
