@@ -17,9 +17,10 @@ Labelled sets (signals from the product's retrieval, cached by bench/qa_cache.py
   words (unanswerable) against an index of the seed alone. Both lists are written here, synthetic
   and labelled so (SEED_QUESTIONS, OFF_TOPIC).
 
-Sample weights: √(group size) per (set, label), policyqa times --policy-weight (default 1). Five folds, stratified by set and label: each fold's model is fitted on the
-other four and judged on it; the trade-off curve on policyqa is from these held-out probabilities. The constants written
-into the module are the fit on everything. Prints the per-fold figures, the curve, the knee and
+Sample weights: √(group size) per (set, label), policyqa times --policy-weight (default 1). Five
+folds, stratified by set and label: each fold's model is fitted on the other four and judged on it;
+the trade-off curve on policyqa is from these held-out probabilities. The constants written into the
+module are the fit on everything. Prints the per-fold figures, the curve, the knee and
 the docstring block.
 """
 
@@ -73,13 +74,14 @@ def law_questions() -> list[str]:
     return [r["question"] for r in law_rows()]
 
 
-def retrieved_gold(index_dir: Path, rows: list[dict[str, Any]], cache: Path, k: int = 5) -> list[int]:
-    """1 when a gold article of the question is among the top k passages the product retrieves."""
+def retrieved_gold(records: list[dict[str, Any]], rows: list[dict[str, Any]], k: int = 5) -> list[int]:
+    """1 when a gold article of the question is among the top k passages the product retrieved."""
     from assistant.numerals import canonical_article
+    from bench.offline import gold_of
 
     out = []
-    for row, record in zip(rows, retrievals(index_dir, [r["question"] for r in rows], cache), strict=True):
-        gold = {(g["document"], canonical_article(g["article"]) or g["article"]) for g in row["gold"]}
+    for row, record in zip(rows, records, strict=True):
+        gold = gold_of(row)
         found = any((d.metadata.get("title"), canonical_article(a) or a) in gold
                     for d in documents(record)[:k] for a in str(d.metadata.get("articles", "")).split("、") if a)
         out.append(int(found))
@@ -101,10 +103,14 @@ def seed_index(folder: Path) -> Path:
 
 
 def signal_rows(index_dir: Path, questions: list[str], cache: Path) -> list[list[float]]:
+    return record_signals(retrievals(index_dir, questions, cache))
+
+
+def record_signals(records: list[dict[str, Any]]) -> list[list[float]]:
     from assistant.answer.answerability import signals
 
     out = []
-    for record in retrievals(index_dir, questions, cache):
+    for record in records:
         df = record["df"]
         s = signals(record["keyword_text"] or record["question"], documents(record),
                     lambda t, df=df: int(df.get(t, 0)), int(record["n"]))
@@ -115,7 +121,8 @@ def signal_rows(index_dir: Path, questions: list[str], cache: Path) -> list[list
 def build_sets(args: argparse.Namespace) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     rows = load_questions()
     labels = answerable_in_half(rows, corpus_texts())
-    laws = law_questions()
+    law = law_rows()
+    laws = [r["question"] for r in law]
     seed = seed_index(args.seed_dir)
     sets: dict[str, tuple[list[list[float]], list[int]]] = {
         "policyqa": (signal_rows(args.half_index, [r["question"] for r in rows], args.cache), [int(x) for x in labels]),
@@ -126,9 +133,9 @@ def build_sets(args: argparse.Namespace) -> dict[str, tuple[np.ndarray, np.ndarr
     if args.statute_index is not None:
         # "all": every legal question is answerable there (the issue's labels); "retrieved": only those
         # whose gold article the retrieval brings into the top 5 (what an extractive answer can cite).
-        labels_law = [1] * len(laws) if args.statute_labels == "all" else \
-            retrieved_gold(args.statute_index, law_rows(), args.cache)
-        sets["statute"] = (signal_rows(args.statute_index, laws, args.cache), labels_law)
+        found = retrievals(args.statute_index, laws, args.cache)
+        labels_law = [1] * len(laws) if args.statute_labels == "all" else retrieved_gold(found, law)
+        sets["statute"] = (record_signals(found), labels_law)
         sets["policy-on-statute"] = (signal_rows(args.statute_index, [r["question"] for r in rows], args.cache),
                                      [0] * len(rows))
         sets["offtopic-on-statute"] = (signal_rows(args.statute_index, OFF_TOPIC, args.cache), [0] * len(OFF_TOPIC))
