@@ -1,13 +1,12 @@
-"""What a question asks for (a figure, a date, a body, a list, …) and which of its words are specific.
+"""What a question asks for (a figure, a date, a body, a list, …).
 
-Both the answerability decision and the composer use this: a "how many" question is answered by a
-figure with its unit, and a passage without any figure cannot answer it.
+The composer and the follow-ups use this: a "how many" question is answered by a figure with its unit, and a passage
+without any figure cannot answer it.
 """
 
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from typing import Literal
 
 from assistant.numerals import AMOUNT
@@ -59,37 +58,3 @@ def holds_type(kind: QuestionType, text: str, unit: str | None = None) -> bool:
         return FIGURE.search(plain) is not None
     pattern = _ANY_TYPE_CONTENT.get(kind)
     return True if pattern is None else pattern.search(text) is not None
-
-
-# Parts of speech of words that pin a question to particular documents: places, organisations,
-# other proper names, people, numerals, times, Latin-script names.
-_SPECIFIC_POS = ("ns", "nt", "nz", "nr", "m", "t", "eng")
-_PLACE_SUFFIX = re.compile(r"(省|市|区|县|自治区|特别行政区)$")
-
-
-@lru_cache(maxsize=4096)
-def specific_terms(text: str) -> tuple[str, ...]:
-    """Words of a question that name something particular: places, bodies, programmes, figures, dates.
-    A word that jieba's general-language table lacks (a domain term such as 中试 or 复工复产) counts
-    too: general questions share their words with every document, specific ones do not."""
-    import jieba.posseg
-
-    from assistant.answer.evidence import general_idf
-
-    idf, _ = general_idf()
-    out: list[str] = []
-    for pair in jieba.posseg.lcut(text):
-        word, flag = pair.word.strip(), pair.flag
-        if len(word) < 2 or not re.search(r"[\u4e00-\u9fffA-Za-z0-9]", word):
-            continue
-        if flag.startswith(_SPECIFIC_POS) or (word not in idf and len(word) >= 2 and not flag.startswith(("r", "u", "p", "c", "d", "y"))):
-            out.append(word)
-    return tuple(dict.fromkeys(out))
-
-
-def term_in(term: str, text: str) -> bool:
-    """A specific term occurs in a text; a place also by its short name (北京市 → 北京)."""
-    if term in text:
-        return True
-    short = _PLACE_SUFFIX.sub("", term)
-    return len(short) >= 2 and short != term and short in text
