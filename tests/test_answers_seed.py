@@ -53,6 +53,7 @@ def test_off_topic_questions_naming_what_the_index_names_are_refused_with_more_d
     ("在各高校院所等设置了多少名服务专员？", "249名"),
     ("全市累计有多少家科技企业孵化器？", "95家"),
     ("科技担保余额是多少？", "23.3亿元"),
+    ("孵化机构场地面积有多大？", "180万平米"),  # 面积 is nowhere in the text: stated by its unit
 ])
 def test_how_many_opens_with_the_figure(assistant: Assistant, question: str, figure: str) -> None:
     answer = assistant.ask(question)

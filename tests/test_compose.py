@@ -114,6 +114,19 @@ def test_a_place_the_passage_does_not_name_lowers_answerability() -> None:
     assert probability(same) > probability(other)
 
 
+def test_a_measure_stated_by_its_unit_counts_as_found() -> None:
+    """场地达到180万平米 answers 场地面积有多大 although 面积 is nowhere in the index; a passage on
+    the same 场地 without a figure in an area unit does not."""
+    stated = passage("孵化机构场地达到180万平米，聚集创业团队超过1万个。", dense=0.7, keyword=4.0)
+    unstated = passage("孵化机构场地正在扩建，聚集创业团队超过1万个。", dense=0.7, keyword=4.0)
+    vocabulary = set(tokenize(stated.page_content + unstated.page_content + TITLE))
+    with_unit = _signals("孵化机构场地面积有多大", [stated], vocabulary)
+    without = _signals("孵化机构场地面积有多大", [unstated], vocabulary)
+    assert with_unit.coverage == 1.0 and with_unit.unknown == 0.0
+    assert without.coverage < 0.8 and without.unknown > 0.2
+    assert probability(with_unit) > probability(without)
+
+
 def test_agreement_is_a_share_of_what_the_smaller_side_found() -> None:
     """On an index of a few documents the keyword side may find a single passage: the dense side
     ranking that one too is full agreement, not one in five."""

@@ -28,6 +28,30 @@ DATE = re.compile(r"(\d{4}\s*年(\s*\d{1,2}\s*月)?(\s*\d{1,2}\s*日)?|\d{1,2}\s
 BODY = re.compile(r"[\u4e00-\u9fff]{2,20}(部|厅|局|委员会|委|办公室|办|中心|银行|政府|机构|协会|单位|公司|集团)")
 _ANY_TYPE_CONTENT = {"number": FIGURE, "date": DATE, "who": BODY}
 
+# A measure a question names that a passage states only by a figure in its unit: 孵化机构场地达到180万平米
+# answers 场地面积有多大 without the word 面积.
+_FIGURE_IN = rf"(?:\d[\d.,，]*|{AMOUNT})\s*(?:多|余)?\s*(?:万|亿|千|百)?\s*"
+_MEASURES: dict[str, re.Pattern[str]] = {
+    "面积": re.compile(_FIGURE_IN + "(?:平方米|平米|平方公里|亩|公顷)"),
+    "金额": re.compile(_FIGURE_IN + "元"),
+    "人数": re.compile(_FIGURE_IN + "(?:人|名)"),
+    "比例": re.compile(_FIGURE_IN + "(?:%|％)"),
+    "占比": re.compile(_FIGURE_IN + "(?:%|％)"),
+}
+
+
+def stated_measures(words: list[str], text: str) -> list[str]:
+    """The words among `words` naming a measure (面积, 金额, 人数, 比例; also 场地面积 when 场地 is in the
+    text) that `text` states by a figure in its unit."""
+    out = []
+    for word in words:
+        for measure, pattern in _MEASURES.items():
+            rest = word.removesuffix(measure)
+            if rest != word and (not rest or rest in text) and pattern.search(text):
+                out.append(word)
+                break
+    return out
+
 
 def question_type(question: str) -> QuestionType:
     """The first matching kind, most specific first (a date before a count, a count before a list)."""
