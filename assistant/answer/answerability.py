@@ -101,7 +101,8 @@ Signals measured and left out (scratch fits on the same sets and folds, 2026-11-
   answered at 0.50, 82 % citing gold; policyqa 88.9 % / 70.5 %), at 5.4 per unit of cosine. The
   cosine is on each model's own scale: against the seed, off-topic questions score 0.674 on
   m3e-small but 0.856 on e5-small (the licensable option), above m3e's 0.774 for the seed's own
-  questions, so that weight would answer off-topic questions under e5. Left out.
+  questions, so that weight would answer off-topic questions under e5. Left out; without it, on a
+  seed index built with e5-small, all 20 seed questions are answered and no off-topic one.
 - the share of the question's specific terms (places, bodies, figures) in the passage, the
   specificity of the rarest missing word, and whether the passage holds what the question asks for
   (a figure, a date): fitted with the others they took weights near zero or of the wrong sign
