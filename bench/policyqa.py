@@ -15,7 +15,8 @@ dev set of ../shared/eval/policyqa) and indexes built by the product's indexer f
   document sharing most question words) from the same run;
 - answered / refused on the half index, split by answerable (gold span in an indexed document) or not.
 
-Retrieval outputs are cached (bench/qa_cache.py). Writes bench/results/policyqa.json.
+Retrieval outputs are cached (bench/qa_cache.py). Writes bench/results/policyqa.json
+(policyqa-<model>.json for another ASSISTANT_MODEL, with indexes built by that model).
 """
 
 from __future__ import annotations
@@ -165,7 +166,8 @@ def main() -> None:
           f"(target >= {TARGET_ANSWERED:.0%}), refused {ref:.1%} of {len(refused_ok)} unanswerable "
           f"(target >= {TARGET_REFUSED:.0%})")
 
-    write_results("policyqa", {
+    model = Settings().model
+    write_results("policyqa" if model == "m3e-small" else f"policyqa-{model}", {"model": model,
         "questions": str(args.questions), "n": n, "retrieval": rates, "answers": a, "baseline": b,
         "half_index": {"threshold": threshold, "answered": round(ans, 3), "refused": round(ref, 3),
                        "answerable": len(answered_ok), "unanswerable": len(refused_ok)},
