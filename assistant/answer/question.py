@@ -1,7 +1,8 @@
 """What a question asks for (a figure, a date, a body, a list, …).
 
-The composer and the follow-ups use this: a "how many" question is answered by a figure with its unit, and a passage
-without any figure cannot answer it.
+The composer and the follow-ups use this: a "how many" question is answered by a figure with its
+unit, and a passage without any figure cannot answer it. The answerability signals use
+stated_measures: a measure a passage states only by its unit (180万平米 for 面积) is found there.
 """
 
 from __future__ import annotations
