@@ -208,7 +208,7 @@ def main() -> None:
 
     print("\n[1/4] full build (fresh index folder)", file=sys.stderr, flush=True)
     build = run_phase(["--phase", "index", *common])
-    print("[2/4] sentence-transformers alone on the same texts", file=sys.stderr, flush=True)
+    print("[2/4] the model's own library alone on the same texts", file=sys.stderr, flush=True)
     encode = run_phase(["--phase", "encode", *common, "--version", build["version"]])
     print("[3/4] re-index, nothing changed", file=sys.stderr, flush=True)
     same = run_phase(["--phase", "index", *common])
