@@ -3,9 +3,9 @@
 A question is one short text. Torch's eager BERT spends about 50 ms on a 56-character question on
 one core of this machine; the same graph in ONNX Runtime about 30 ms on one thread and 20-24 ms on
 two, with vectors equal to 1e-5 (bench/models.py prints both). Indexing batches stay on torch, so
-stored vectors never depend on this path. The export is cached on disk under a hash of the weights (a damaged file is exported
-again) and checked against torch on probe sentences before use; anything that still fails falls
-back to torch with a warning.
+stored vectors never depend on this path. The export is cached on disk under a hash of the weights
+(a damaged file is exported again) and checked against torch on probe sentences before use;
+anything that still fails falls back to torch with a warning.
 """
 
 from __future__ import annotations

@@ -35,6 +35,13 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
+def results_name(benchmark: str, model: str) -> str:
+    """`benchmark` for the default model, `benchmark-<model>` for another: both models' figures kept."""
+    from assistant.settings import Settings
+
+    return benchmark if model == Settings.model_fields["model"].default else f"{benchmark}-{model}"
+
+
 def write_results(name: str, figures: dict[str, Any]) -> Path:
     """Save a benchmark's figures as bench/results/<name>.json (with when and where they were taken)."""
     RESULTS.mkdir(parents=True, exist_ok=True)

