@@ -20,7 +20,7 @@ from assistant.answer.evidence import relevance
 from assistant.errors import BadQuestionError
 from assistant.indexing.snapshot import LiveIndex
 from assistant.retrieve.query import clean_for_keywords
-from assistant.retrieve.retriever import Retrieval, Retriever
+from assistant.retrieve.retriever import Retrieval, make_retriever
 from assistant.review.service import ReviewService
 from assistant.settings import Settings
 from assistant.text import cited_parts
@@ -70,7 +70,7 @@ class Assistant:
                  answerer: Answerer | None = None) -> None:
         self.settings = settings
         self.index = index or LiveIndex(settings)
-        self.retriever = Retriever(self.index, settings.candidates)
+        self.retriever = make_retriever(settings, self.index)
         self.answerer = answerer or get_answerer(settings.answerer)
         self.conversations = ConversationStore(settings.max_conversations, settings.conversation_ttl_seconds,
                                                settings.conversation_turns)

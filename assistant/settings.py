@@ -38,6 +38,14 @@ class Settings(BaseSettings):
     # embedded default, offline and verbatim.
     answerer: str = "extractive"
     candidates: int = 50
+    # Reranking (assistant/rerank/): the project's cross-encoder reads the question with each of the
+    # hybrid ranking's first rerank_candidates passages and reorders them; rerank_weight is its weight
+    # in the rank fusion ("inf": its order alone). Both chosen by cross-validation (bench/rerank.py).
+    # reranker: "bundled" (assistant/models/reranker/, trained by `python -m training`), the folder
+    # of another exported model, or "off".
+    reranker: str = "off"
+    rerank_candidates: int = Field(default=20, ge=1, le=100)
+    rerank_weight: float = Field(default=1.0, gt=0)
     max_question_chars: int = 1000
     # Conversations held in memory for follow-ups (assistant/answer/conversation.py): how many, how
     # long an idle one is kept, and how many recent turns each keeps.

