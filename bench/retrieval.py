@@ -305,11 +305,15 @@ class RssSampler(threading.Thread):
             self.stop.wait(0.1)
 
 
-def run_api(index_dir: Path, questions: list[str], clients: int, seconds: float, max_requests: int) -> None:
+def run_api(index_dir: Path, questions: list[str], clients: int, seconds: float, max_requests: int,
+            reranker: str | None = None) -> dict[str, Any]:
+    """Serve the index for real and time it; the figures are returned (and saved by the caller)."""
     import httpx
 
     port = free_port()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    if reranker is not None:
+        env["ASSISTANT_RERANKER"] = reranker
     data = tempfile.mkdtemp(prefix="bench-api-")
     server = subprocess.Popen([sys.executable, "-c", _SERVER, str(index_dir), str(port), data], cwd=ROOT, env=env)
     sampler = RssSampler(server.pid)
@@ -377,6 +381,12 @@ def run_api(index_dir: Path, questions: list[str], clients: int, seconds: float,
           f"{statuses.get(200, 0) / elapsed:.1f} answered/s")
     peak = sampler.peak / 2**20
     print(f"server peak RSS: {peak:.0f} MiB   target < {RSS_MIB} MiB [{'met' if peak < RSS_MIB else 'NOT met'}]")
+    return {"index": str(index_dir), "reranker": reranker, "questions": len(questions),
+            "search_ms": {"p50": round(p50s, 1), "p95": round(p95s, 1)},
+            "ask_ms": {"p50": round(p50a, 1), "p95": round(p95a, 1)},
+            "concurrent": {"clients": clients, "seconds": round(elapsed, 1), "statuses": statuses,
+                           "answered_per_second": round(statuses.get(200, 0) / elapsed, 2) if elapsed else 0.0},
+            "peak_rss_mib": round(peak)}
 
 
 # --- main -------------------------------------------------------------------------------------------
@@ -393,6 +403,7 @@ def main() -> None:
     parser.add_argument("--parts", default="sets,quality,lookups,api", help="comma-separated subset to run")
     parser.add_argument("--models", default="m3e-small,e5-small", help="models of the `sets` part")
     parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--rerankers", default="off,bundled", help="reranker settings the api part serves, in turn")
     parser.add_argument("--seconds", type=float, default=30.0, help="bound of the concurrent phase")
     parser.add_argument("--max-requests", type=int, default=400, help="bound of the concurrent phase")
     args = parser.parse_args()
@@ -426,7 +437,8 @@ def main() -> None:
     if "api" in parts and not args.no_api:
         print("\n== serving (uvicorn + create_app(settings, ui=False), loopback) ==")
         questions = [row["question"] for row in rows]
-        run_api(index_dir, questions, args.clients, args.seconds, args.max_requests)
+        figures["api"] = {r: run_api(index_dir, questions, args.clients, args.seconds, args.max_requests, reranker=r)
+                          for r in args.rerankers.split(",")}
     print(f"\n(median question length {statistics.median(len(x['question']) for x in rows):.0f} characters)")
     write_results("retrieval", figures)
 

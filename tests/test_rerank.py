@@ -4,6 +4,7 @@ retriever reranks through it, inside the ranking's rules (a named article stays 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -77,3 +78,26 @@ def test_the_bundled_model_is_shipped_with_its_card() -> None:
 
     assert sha256(BUNDLED / "model.onnx") in card
     assert "CC BY-SA" in card and "research" in card
+
+
+def test_served_retrieval_reranks_inside_the_rules(library_index: Any) -> None:
+    from assistant.indexing.snapshot import LiveIndex
+    from assistant.retrieve.retriever import HybridRetriever, Retriever, make_retriever
+
+    settings = library_index.model_copy(update={"reranker": "bundled"})
+    index = LiveIndex(settings)
+    reranked = make_retriever(settings, index)
+    assert reranked.reranker is not None
+    # an article asked for by number stays first, whatever the reader thinks of it
+    lookup = reranked.retrieve("促进科技成果转化法第十条是怎么规定的？", 5).docs
+    assert lookup[0].metadata["exact"] and "第十条" in lookup[0].metadata["articles"].split("、")
+    question = "全市有多少家技术转移机构？"
+    docs = reranked.retrieve(question, 5).docs
+    assert all("rerank" in d.metadata for d in docs)
+    # the reader reorders the hybrid ranking's candidates; it adds none
+    pool = {d.id for d in Retriever(index).retrieve(question, settings.rerank_candidates).docs}
+    assert {d.id for d in docs} <= pool
+    # LangChain apps get the same passages through the BaseRetriever
+    assert [d.id for d in HybridRetriever(retriever=reranked, k=5).invoke(question)] == [d.id for d in docs]
+    # what a user checks: the first passage holds what was asked
+    assert "技术转移机构" in docs[0].page_content

@@ -2,7 +2,7 @@
 
     python -m training all --out assistant/models/reranker           # the shipped recipe, one command
     python -m training prepare --groups G.jsonl [--no-dev] [--review-db data/review.sqlite3]
-    python -m training fit --groups G.jsonl --model-dir M [--exclude-fold 2] [--base PATH_OR_NAME]
+    python -m training fit --groups G.jsonl --model-dir M [--exclude-folds 3,4] [--base PATH_OR_NAME]
     python -m training score --model-dir M --candidates C.jsonl --scores S.json [--fold 2]
     python -m training export --model-dir M --out assistant/models/reranker
 
@@ -18,11 +18,18 @@ import json
 import random
 import time
 from pathlib import Path
+from typing import Any
 
-from training.data import Group, read_candidates, read_groups, write_groups
+from training.data import GROUP, Group, read_candidates, read_groups, write_groups, write_pack
 from training.fit import FitConfig
 
 TRAIN = Path(__file__).resolve().parents[1].parent / "shared" / "train"
+# The shipped recipe, sized for this machine's 2 cores (about 40 minutes of training at 192 tokens):
+# dev folds 3 and 4 (bench/offline.py `folds`) are never trained on, so the figures of
+# `python -m bench.rerank evaluate` on them are held out; 2,000 of the 11,238 reading-comprehension
+# questions (seeded sample); groups of a positive and 3 hard negatives.
+HELD_OUT = "3,4"
+SQUAD_LIMIT = 2000
 
 
 def default_base() -> str:
@@ -31,34 +38,42 @@ def default_base() -> str:
     return resolve_model("m3e-small")
 
 
-def prepare(groups_path: Path, dev: bool, review_db: Path | None, seed: int, train_dir: Path = TRAIN) -> int:
+def prepare(groups_path: Path, dev: bool, review_db: Path | None, seed: int, size: int = GROUP,
+            squad_limit: int = SQUAD_LIMIT, train_dir: Path = TRAIN) -> int:
     rng = random.Random(seed)
     from training.data import review_groups, squad_groups
 
     files = [(train_dir / "cmrc2018" / "dev.json", False), (train_dir / "cmrc2018" / "trial.json", False),
              (train_dir / "drcd" / "dev.json", True), (train_dir / "drcd" / "test.json", True)]
-    groups: list[Group] = squad_groups([f for f in files if f[0].exists()], rng)
+    groups: list[Group] = squad_groups([f for f in files if f[0].exists()], rng, size)
+    if squad_limit and len(groups) > squad_limit:
+        groups = rng.sample(groups, squad_limit)
     print(f"reading comprehension: {len(groups)} groups")
     if dev:
         from bench.rerank import dev_groups
 
-        found = dev_groups(rng)
+        found = dev_groups(rng, size=size)
         print(f"development sets: {len(found)} groups")
         groups += found
     if review_db is not None and review_db.exists():
         found = review_groups(review_db, rng)
         print(f"review log: {len(found)} groups")
         groups += found
+    if groups_path.name.endswith("pack.json.gz"):  # to travel: the dev candidates go with the groups
+        from bench.rerank import WORK
+
+        candidates = read_candidates(WORK / "candidates.jsonl") if dev else []
+        write_pack(groups, candidates, groups_path)
+        return len(groups)
     return write_groups(groups, groups_path)
 
 
-def fit_cmd(groups_path: Path, model_dir: Path, base: str, exclude_fold: int | None, config: FitConfig,
+def fit_cmd(groups_path: Path, model_dir: Path, base: str, excluded: set[int], config: FitConfig,
             device: str | None) -> None:
     from training.fit import fit
 
-    groups = [g for g in read_groups(groups_path) if exclude_fold is None or g.fold != exclude_fold]
-    print(f"fitting on {len(groups)} groups (fold {exclude_fold} left out)" if exclude_fold is not None
-          else f"fitting on {len(groups)} groups")
+    groups = [g for g in read_groups(groups_path) if g.fold not in excluded]
+    print(f"fitting on {len(groups)} groups (dev folds {sorted(excluded)} left out)")
     record = fit(groups, base, model_dir, config, device)
     print(json.dumps(record))
 
@@ -89,20 +104,69 @@ def score_cmd(model_dir: Path, candidates: Path, scores: Path, fold: int | None,
     print(f"scored {len(rows)} lists in {time.perf_counter() - t0:.0f} s")
 
 
+def card(out: Path, results: Path) -> None:
+    """The model card from the export, its training record and the held-out figures."""
+    from training.export import write_card
+
+    trained = json.loads((out / "training.json").read_text(encoding="utf-8"))
+    figures = json.loads(results.read_text(encoding="utf-8"))
+    config = trained["config"]
+    facts = {
+        "training": (f"{trained['steps']} steps of {config['batch_groups']} groups × {trained['group']} passages, "
+                     f"{config['epochs']} epoch, lr {config['lr']}, seed {config['seed']}, {trained['device']}: "
+                     f"{trained['seconds'] / 60:.0f} min ({trained['pairs_per_second']} pairs/s); loss "
+                     f"{trained['loss_first']} → {trained['loss_last']}"),
+        "command": "python -m bench.rerank prepare && python -m training all",
+        "data": (f"{trained['groups']} listwise groups: {SQUAD_LIMIT} questions sampled from CMRC 2018 and DRCD "
+                 "(their context positive, 3 BM25-nearest contexts of other articles negative), and the verified "
+                 f"questions of dev folds other than {HELD_OUT} of consult-dev, scenario-dev and policyqa dev "
+                 "(the gold article's or gold answer's chunk positive; negatives from the served ranking's first "
+                 "30), each 3 times with other negatives."),
+        "figures": figures_table(figures),
+    }
+    print(f"wrote {write_card(out, facts)}")
+
+
+def figures_table(results: dict[str, Any]) -> str:
+    """The held-out rows of bench/results/rerank.json as a Markdown table."""
+    base = results["baselines"]
+    rows = [("served hybrid, no reranker", base["served (hybrid)"]["all"]), ("reranked (this model)", results["reranked"]["all"])]
+    rows += [(name, v["all"]) for name, v in base.items() if name != "served (hybrid)"]
+    lines = [f"Held out: dev folds {results['held_out_folds']} ({results['questions']} questions) that the model "
+             f"never saw, `bench/results/rerank.json` ({results['taken']}). Rerank depth and fusion weight "
+             "chosen on one held-out fold, reported on the other.", "",
+             "| ranking | consult R@10 / MRR@10 | scenario R@10 / MRR@10 | policyqa doc@1 / doc@5 |", "|---|---|---|---|"]
+
+    def cell(m: dict[str, Any], s: str, a: str, b: str) -> str:
+        return f"{m[s][a]:.3f} / {m[s][b]:.3f}" if s in m else "–"
+
+    for name, m in rows:
+        lines.append(f"| {name} | {cell(m, 'consult', 'R@10', 'MRR@10')} | {cell(m, 'scenario', 'R@10', 'MRR@10')} | "
+                     f"{cell(m, 'policyqa', 'doc@1', 'doc@5')} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("step", choices=["prepare", "fit", "score", "export", "all"])
+    parser.add_argument("step", choices=["prepare", "fit", "score", "export", "card", "all"])
     parser.add_argument("--groups", type=Path, default=Path("bench/.cache/rerank/groups.jsonl"))
     parser.add_argument("--model-dir", type=Path, default=Path("bench/.cache/rerank/model"))
     parser.add_argument("--out", type=Path, default=Path("assistant/models/reranker"))
     parser.add_argument("--base", default=None, help="encoder to start from (default: bundled m3e-small)")
     parser.add_argument("--no-dev", action="store_true", help="reading-comprehension data only")
     parser.add_argument("--review-db", type=Path, default=None, help="a deployment's review log (SQLite)")
-    parser.add_argument("--exclude-fold", type=int, default=None)
+    parser.add_argument("--exclude-folds", default=HELD_OUT,
+                        help="dev folds left out of training (comma-separated; the shipped model's held-out folds), "
+                             "'' for none")
+    parser.add_argument("--group", type=int, default=GROUP, help="passages per group: a positive and negatives")
+    parser.add_argument("--squad-limit", type=int, default=SQUAD_LIMIT,
+                        help="reading-comprehension questions used (a seeded sample; 0: all)")
     parser.add_argument("--candidates", type=Path)
     parser.add_argument("--scores", type=Path)
     parser.add_argument("--fold", type=int, default=None)
     parser.add_argument("--device", default=None)
+    parser.add_argument("--results", type=Path, default=Path("bench/results/rerank.json"),
+                        help="the held-out figures the card quotes (python -m bench.rerank evaluate)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--epochs", type=float, default=FitConfig.epochs)
     parser.add_argument("--max-length", type=int, default=FitConfig.max_length)
@@ -114,15 +178,18 @@ def main() -> None:
     base = args.base or (default_base() if args.step in ("fit", "all") else "")
     t0 = time.perf_counter()
     if args.step in ("prepare", "all"):
-        prepare(args.groups, not args.no_dev, args.review_db, args.seed)
+        prepare(args.groups, not args.no_dev, args.review_db, args.seed, args.group, args.squad_limit)
     if args.step in ("fit", "all"):
-        fit_cmd(args.groups, args.model_dir, base, args.exclude_fold, config, args.device)
+        excluded = {int(f) for f in args.exclude_folds.split(",") if f.strip()}
+        fit_cmd(args.groups, args.model_dir, base, excluded, config, args.device)
     if args.step == "score":
         score_cmd(args.model_dir, args.candidates, args.scores, args.fold, config, args.device)
     if args.step in ("export", "all"):
         from training.export import export
 
         print(json.dumps(export(args.model_dir, args.out, config)))
+    if args.step == "card":
+        card(args.out, args.results)
     print(f"{args.step}: {time.perf_counter() - t0:.0f} s")
 
 

@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-GROUP = 8  # passages per group: the positive and 7 negatives (the listwise loss's softmax width)
+GROUP = 4  # passages per group: the positive and 3 negatives (the listwise loss's softmax width)
 
 
 @dataclass
@@ -79,7 +79,7 @@ def write_pack(groups: list[Group], candidates: list[dict[str, Any]], path: Path
     def ref(text: str) -> int:
         return ids.setdefault(text, len(ids))
 
-    packed = {
+    packed: dict[str, Any] = {
         "groups": [{"query": g.query, "ids": [ref(p) for p in g.passages], "set": g.set, "fold": g.fold}
                    for g in groups],
         "candidates": [{"key": c["key"], "fold": c["fold"], "set": c.get("set", ""), "query": c["query"],
@@ -95,7 +95,8 @@ def _read_pack(path: Path) -> dict[str, Any]:
     import gzip
 
     with gzip.open(path, "rt", encoding="utf-8") as f:
-        return json.load(f)  # type: ignore[no-any-return]
+        packed: dict[str, Any] = json.load(f)
+    return packed
 
 
 # --- public reading-comprehension data ------------------------------------------------------------------
@@ -172,7 +173,7 @@ def candidate_group(query: str, positives: list[str], ranked: list[str], rng: ra
         return []
     out = []
     for r in range(repeats):
-        head = negatives[:3]
+        head = negatives[: min(3, size - 2)]  # the hardest always, the rest sampled
         tail = negatives[3:]
         draw = head + rng.sample(tail, min(size - 1 - len(head), len(tail)))
         while len(draw) < size - 1:

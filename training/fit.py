@@ -25,9 +25,9 @@ from training.data import Group
 class FitConfig:
     epochs: float = 1.0
     batch_groups: int = 16  # groups per step (× GROUP passages)
-    max_length: int = 256  # question + passage tokens (the server truncates the same way)
+    max_length: int = 192  # question + passage tokens (the server truncates the same way)
     query_chars: int = 64  # a question longer than this is cut (a passage is never left out)
-    lr: float = 5e-5
+    lr: float = 8e-5
     warmup: float = 0.1  # share of the steps with a rising learning rate
     seed: int = 0
 
