@@ -45,7 +45,7 @@ class Settings(BaseSettings):
     # of another exported model, or "off".
     reranker: str = "off"
     rerank_candidates: int = Field(default=20, ge=1, le=100)
-    rerank_weight: float = Field(default=1.0, gt=0)
+    rerank_weight: float = Field(default=0.25, gt=0)
     max_question_chars: int = 1000
     # Conversations held in memory for follow-ups (assistant/answer/conversation.py): how many, how
     # long an idle one is kept, and how many recent turns each keeps.

