@@ -50,6 +50,9 @@ class Worker:
              "--port", port, "--log-level", "warning", "--timeout-keep-alive", "5"], env=self.env, cwd=ROOT)
         proc = self.proc
         wait_healthy(self.url, lambda: proc.poll() is None, timeout=timeout)
+        # Healthy is not warm: the first question loads the question encoder and the indexes (many
+        # seconds). A load balancer should send traffic only after this; so do the clients here.
+        httpx.post(f"{self.url}/api/ask", json={"question": PAIRS[0][0]}, timeout=timeout)
 
     def kill(self) -> None:
         if self.proc is not None:
@@ -87,12 +90,17 @@ class Tally:
     longest: float = 0.0
     answers: list[int] = field(default_factory=list)  # answer ids given (committed to the log)
     conversations: list[str] = field(default_factory=list)
+    slow: list[str] = field(default_factory=list)  # requests over 5 s: when, where, what
     lock: threading.Lock = field(default_factory=threading.Lock)
+    began: float = field(default_factory=time.monotonic)
 
-    def add(self, outcome: str, elapsed: float, body: dict[str, object] | None) -> None:
+    def add(self, outcome: str, elapsed: float, body: dict[str, object] | None, where: str = "") -> None:
         with self.lock:
             self.counts[outcome] += 1
             self.longest = max(self.longest, elapsed)
+            if elapsed > 5:
+                self.slow.append(f"at {time.monotonic() - elapsed - self.began:.1f} s: {elapsed:.1f} s, "
+                                 f"{outcome[:40]}, {where}")
             if outcome == "answered" and body is not None:
                 self.latencies.append(elapsed)
                 if isinstance(body.get("answer_id"), int):
@@ -133,7 +141,7 @@ def hammer(urls: Callable[[], list[str]], clients: int, seconds: float, deadline
                     except httpx.HTTPError as err:  # a worker killed mid-answer takes its requests with it
                         lost = url not in urls()
                         outcome, body = ("lost with a killed worker" if lost else f"other {type(err).__name__}"), None
-                    tally.add(outcome, time.monotonic() - started, body)
+                    tally.add(outcome, time.monotonic() - started, body, f"{url} {question}")
                     if body is None:
                         time.sleep(0.5)  # Retry-After, shortened: the outage is what is measured
                         break
@@ -190,17 +198,17 @@ def faults(clients: int, seconds: float) -> None:
 
                 at(0.2)
                 pg.restart()
-                events.append("PostgreSQL restarted")
+                events.append(f"PostgreSQL restarted at {time.monotonic() - started:.0f} s")
                 at(0.45)
                 redis.restart()
-                events.append("Redis restarted")
+                events.append(f"Redis restarted at {time.monotonic() - started:.0f} s")
                 at(0.7)
                 up.remove(pool[1].url)  # the clients stop sending to it; requests in flight die with it
                 pool[1].kill()
-                events.append("worker 2 killed (SIGKILL)")
+                events.append(f"worker 2 killed (SIGKILL) at {time.monotonic() - started:.0f} s")
                 pool[1].start()
                 up.append(pool[1].url)
-                events.append("worker 2 started again")
+                events.append(f"worker 2 started again at {time.monotonic() - started:.0f} s")
 
             started = time.monotonic()
             chaos = threading.Thread(target=faults_meanwhile)
@@ -221,7 +229,10 @@ def faults(clients: int, seconds: float) -> None:
         for outcome, n in sorted(tally.counts.items()):
             if outcome not in ("answered", "503"):
                 print(f"  {n} × {outcome}")
-        print(f"answers logged before or during the faults still in the log: {kept} of {len(tally.answers)}")
+        for line in tally.slow:
+            print(f"  slow: {line}")
+        print(f"answers logged before or during the faults still in the log: {kept} of {len(tally.answers)}; "
+              f"answered without being logged (PostgreSQL away): {tally.counts['answered'] - len(tally.answers)}")
         print(f"conversations (sample) that still continue: {continued} of {len(sample)}")
         write_results("shared-faults", {"clients": clients, "seconds": seconds, "events": events,
                                         "counts": dict(tally.counts), "longest_s": tally.longest,
