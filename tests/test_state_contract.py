@@ -13,17 +13,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from assistant.answer.conversation import Conversation, Conversations, ConversationStore
+from assistant.api.limits import LimitsMiddleware
 from assistant.errors import StateUnavailableError, UnknownConversationError
 from assistant.review import handoffs, repository
 from assistant.review.errors import ReviewNotFoundError
 from assistant.review.log import CHINA, TABLES, ReviewLog, ReviewLogError, now
 from assistant.review.postgres import PostgresLog, copy_sqlite, current_revision, head_revision, upgrade
 from assistant.review.queue import QueueFilter
+from assistant.settings import Settings
 from assistant.state.conversations import RedisConversations
 from assistant.state.redis_client import client
+from bench.helpers import free_port
 from tests.state_servers import Postgres, Redis, postgres_server, redis_server
 
 REFUSED = (sqlite3.DatabaseError, ReviewLogError)  # what each backend raises for a refused statement
@@ -122,6 +126,9 @@ class TestReviewLogContract:
             (handed, "handoff"), (refused, "refused"), (weak, "low_evidence"), (plain, "new")]
         rows, total = repository.queue_items(log, QueueFilter(status="all", q="孵化器 全市"), 0.6, 0.6)
         assert [r.answer.id for r in rows] == [plain] and total == 1
+        pdf = answer(log, "PDF 格式的申报材料在哪里下载？", conversation="c5")
+        rows, _ = repository.queue_items(log, QueueFilter(status="all", q="pdf"), 0.6, 0.6)
+        assert [r.answer.id for r in rows] == [pdf]  # case does not matter (ASCII), on either backend
         rows, _ = repository.queue_items(log, QueueFilter(status="reviewed", document="答"), 0.6, 0.6)
         assert [r.answer.id for r in rows] == [judged] and rows[0].documents == ["答复"]
         today = now()[:10]
@@ -263,6 +270,62 @@ def test_redis_down_is_503_and_back_without_restarting(tmp_path: Path) -> None:
         assert err.value.status == 503 and time.monotonic() - started < 5
         server.start()  # the append-only file brings back what Redis acknowledged
         assert len(store.get(cid).turns) == 1
+
+
+# --- rate limits -----------------------------------------------------------------------------------
+
+def _limited_app(settings: Settings) -> LimitsMiddleware:
+    """The limits middleware in front of a stub search route: what one worker does with a request."""
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    async def search(request: object) -> JSONResponse:
+        return JSONResponse({"passages": []})
+
+    return LimitsMiddleware(Starlette(routes=[Route("/api/search", search)]), settings)
+
+
+def _from(app: LimitsMiddleware, address: str = "203.0.113.9") -> TestClient:
+    return TestClient(app, client=(address, 50000))
+
+
+@pytest.fixture(params=["memory", "redis"])
+def limit_settings(request: pytest.FixtureRequest) -> Settings:
+    url = None
+    if request.param == "redis":
+        url = request.getfixturevalue("redis").url
+        client(url, 3.0).flushdb()
+    return Settings(_env_file=None, redis_url=url, rate_limit_questions="3/minute")  # type: ignore[call-arg]
+
+
+class TestRateLimitContract:
+    def test_over_the_rate_is_429_with_retry_after(self, limit_settings: Settings) -> None:
+        app = _limited_app(limit_settings)
+        with _from(app) as http, _from(app, "203.0.113.10") as other:
+            statuses = [http.get("/api/search").status_code for _ in range(5)]
+            assert statuses == [200, 200, 200, 429, 429]
+            late = http.get("/api/search")
+            assert late.status_code == 429 and 1 <= int(late.headers["retry-after"]) <= 60
+            assert other.get("/api/search").status_code == 200  # per address
+
+
+def test_two_workers_on_one_redis_share_one_limit(redis: Redis) -> None:
+    client(redis.url, 3.0).flushdb()
+    settings = Settings(_env_file=None, redis_url=redis.url, rate_limit_questions="4/minute")  # type: ignore[call-arg]
+    with _from(_limited_app(settings)) as one, _from(_limited_app(settings)) as two:
+        statuses = [(one if n % 2 else two).get("/api/search").status_code for n in range(8)]
+    assert statuses.count(200) == 4 and statuses.count(429) == 4
+
+
+def test_rate_limits_with_redis_away_are_503_at_once() -> None:
+    settings = Settings(_env_file=None, redis_url=f"redis://127.0.0.1:{free_port()}/0",  # nothing listens
+                        state_timeout_seconds=1.0)  # type: ignore[call-arg]
+    started = time.monotonic()
+    with _from(_limited_app(settings)) as http:
+        response = http.get("/api/search")
+    assert response.status_code == 503 and response.headers["retry-after"]
+    assert time.monotonic() - started < 5
 
 
 # --- PostgreSQL only: migrations, the copy of a SQLite log, outages ------------------------------

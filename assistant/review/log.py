@@ -207,6 +207,8 @@ def dumps(value: Any) -> str:
 class ReviewLog:
     """One connection per process, serialised by a lock (each statement is short)."""
 
+    like = "LIKE"  # case-insensitive for ASCII on SQLite; PostgreSQL's counterpart is ILIKE
+
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)

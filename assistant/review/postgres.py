@@ -104,6 +104,8 @@ class PostgresLog(ReviewLog):
     """ReviewLog's interface on a pool of connections: a thread's transaction holds one of them, and
     statements that thread runs inside it join it (as on SQLite)."""
 
+    like = "ILIKE"
+
     def __init__(self, url: str, *, timeout: float = 3.0, statement_timeout: float = 60.0,
                  migrate: bool = True) -> None:
         self.url = url

@@ -412,7 +412,7 @@ def _like(term: str) -> str:
     return f"%{escaped}%"
 
 
-def _where(flt: QueueFilter, params: dict[str, Any]) -> str:
+def _where(flt: QueueFilter, params: dict[str, Any], like: str = "LIKE") -> str:
     clauses = []
     if flt.status == "open":
         clauses.append("status != 'reviewed'")
@@ -427,11 +427,11 @@ def _where(flt: QueueFilter, params: dict[str, Any]) -> str:
         params["date_to"] = flt.date_to
     if flt.document:
         clauses.append("EXISTS (SELECT 1 FROM answer_documents d WHERE d.answer_id = items.id "
-                       "AND (d.source = :document OR d.title LIKE :document_like ESCAPE '\\'))")
+                       f"AND (d.source = :document OR d.title {like} :document_like ESCAPE '\\'))")
         params["document"] = flt.document
         params["document_like"] = _like(flt.document)
     for i, term in enumerate((flt.q or "").split()[:10]):
-        clauses.append(f"(question LIKE :q{i} ESCAPE '\\' OR query LIKE :q{i} ESCAPE '\\')")
+        clauses.append(f"(question {like} :q{i} ESCAPE '\\' OR query {like} :q{i} ESCAPE '\\')")
         params[f"q{i}"] = _like(term)
     if flt.answer_id is not None:
         clauses.append("id = :answer_id")
@@ -443,7 +443,7 @@ def queue_items(log: ReviewLog, flt: QueueFilter, low_evidence: float, weak_supp
                 limit: int = 50, offset: int = 0) -> tuple[list[QueueRow], int]:
     """One page of the queue and the total number of items matching the filter."""
     params: dict[str, Any] = {"low_evidence": low_evidence, "weak_support": weak_support}
-    where = _where(flt, params)
+    where = _where(flt, params, log.like)
     total = int(log.scalar(f"{_ITEMS} SELECT COUNT(*) FROM items WHERE {where}", params) or 0)
     rows = log.rows(
         f"{_ITEMS} SELECT *, {_RANK_SQL} AS rank FROM items WHERE {where} "
