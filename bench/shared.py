@@ -2,6 +2,7 @@
 them, and restart the servers under load. Used by tests/test_shared_workers.py and runnable:
 
     python -m bench.shared faults [--clients 4] [--seconds 60]
+    python -m bench.shared scale [--index bench/.cache/statutes-index] [--workers 1,2,4] [--clients 8]
 
 builds the seed index on a Chroma server in a temporary folder, starts PostgreSQL and Redis
 (Debian's packages, loopback, tests/state_servers.py) and two workers, and while N clients ask
@@ -9,11 +10,17 @@ builds the seed index on a Chroma server in a temporary folder, starts PostgreSQ
 mid-answer and starts it again. Prints answered / 503 / other (target: other 0), the longest
 request (target: under the request deadline) and whether every answer logged before each fault is
 still in the log and every conversation still continues (target: all).
+
+`scale` serves an index (the seed, built on a fresh Chroma server, unless --index names one built
+with the ASSISTANT_CHROMA_* settings in the environment) from 1, 2, 4 … workers in turn on
+PostgreSQL and Redis, loads each with the development questions for --seconds, and prints answered
+requests per second and p50 / p95 latency for each worker count in one table.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import subprocess
@@ -22,7 +29,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,10 +124,11 @@ def _outcome(response: httpx.Response) -> str:
 
 
 def hammer(urls: Callable[[], list[str]], clients: int, seconds: float, deadline: float = 60.0,
-           headers: Callable[[int], dict[str, str]] | None = None) -> Tally:
-    """`clients` threads for `seconds`: each asks a first question and its follow-up, the two on
-    different workers, round after round. `urls` is read before each request (a worker may be away);
-    `headers(round)` adds headers to a round's two requests (X-Forwarded-For, say)."""
+           headers: Callable[[int], dict[str, str]] | None = None,
+           rounds: Sequence[Sequence[str]] = PAIRS) -> Tally:
+    """`clients` threads for `seconds`: each asks a round's questions in one conversation (a first
+    question and its follow-up), each on the next worker, round after round. `urls` is read before
+    each request (a worker may be away); `headers(round)` adds headers to a round's requests."""
     tally = Tally()
     stop_at = time.monotonic() + seconds
 
@@ -128,9 +136,8 @@ def hammer(urls: Callable[[], list[str]], clients: int, seconds: float, deadline
         n = i
         with httpx.Client(timeout=deadline + 10) as http:
             while time.monotonic() < stop_at:
-                first, follow = PAIRS[n % len(PAIRS)]
                 conversation = None
-                for step, question in enumerate((first, follow)):
+                for step, question in enumerate(rounds[n % len(rounds)]):
                     live = urls()
                     url = live[(n + step) % len(live)]
                     started = time.monotonic()
@@ -240,13 +247,65 @@ def faults(clients: int, seconds: float) -> None:
                                         "conversations_continued": continued, "sampled": len(sample)})
 
 
+# --- python -m bench.shared scale ------------------------------------------------------------------
+
+def scale(index: Path | None, counts: list[int], clients: int, seconds: float) -> None:
+    import json
+
+    from assistant.indexing.service import run_index
+    from assistant.settings import Settings
+    from bench.helpers import EVAL
+    from tests.chroma_server import chroma_server
+    from tests.state_servers import postgres_server, redis_server
+
+    dev = EVAL / "consult-dev.jsonl"
+    rounds: Sequence[Sequence[str]] = PAIRS
+    if index is not None and dev.is_file():
+        rounds = [(json.loads(line)["question"],) for line in dev.read_text(encoding="utf-8").splitlines() if line]
+    with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp, postgres_server() as pg, \
+            redis_server(Path(tmp)) as redis, contextlib.ExitStack() as stack:
+        root = Path(tmp)
+        env = {"ASSISTANT_DATABASE_URL": pg.new_database(), "ASSISTANT_REDIS_URL": redis.url,
+               "ASSISTANT_RATE_LIMIT_QUESTIONS": "", "ASSISTANT_DATA_DIR": str(root / "data")}
+        if index is None:
+            host, port = stack.enter_context(chroma_server(root / "chroma"))
+            settings = Settings(corpus_dir=copy_seed(root / "corpus"), index_dir=root / "index",
+                                data_dir=root / "data", chroma_host=host, chroma_port=port)
+            assert run_index(settings).usable
+            env.update({"ASSISTANT_CHROMA_HOST": host, "ASSISTANT_CHROMA_PORT": str(port),
+                        "ASSISTANT_CORPUS_DIR": str(settings.corpus_dir)})
+            index = settings.index_dir
+        env["ASSISTANT_INDEX_DIR"] = str(index)
+        rows = []
+        for n in counts:
+            with workers(n, env) as pool:
+                urls = [w.url for w in pool]
+                tally = hammer(lambda urls=urls: urls, clients, seconds, rounds=rounds)
+            answered = tally.counts["answered"]
+            rows.append({"workers": n, "answered_per_s": answered / seconds,
+                         "p50_ms": percentile(tally.latencies, 0.5) * 1000 if tally.latencies else None,
+                         "p95_ms": percentile(tally.latencies, 0.95) * 1000 if tally.latencies else None,
+                         "counts": dict(tally.counts)})
+            print(f"{n} workers: {summary(tally, seconds)}", flush=True)
+    print(f"\n{clients} clients, {seconds:.0f} s each, {os.cpu_count()} CPUs, index {index}")
+    print("workers  answered/s  p50 ms  p95 ms")
+    for row in rows:
+        print(f"{row['workers']:7d}  {row['answered_per_s']:10.1f}  {row['p50_ms'] or 0:6.0f}  {row['p95_ms'] or 0:6.0f}")
+    write_results("shared-scale", {"clients": clients, "seconds": seconds, "index": str(index), "rows": rows})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=["faults"])
-    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("what", choices=["faults", "scale"])
+    parser.add_argument("--clients", type=int, default=None, help="default: 4 (faults), 8 (scale)")
     parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--index", type=Path, default=None, help="scale: an index folder (default: the seed)")
+    parser.add_argument("--workers", default="1,2,4", help="scale: worker counts, comma-separated")
     args = parser.parse_args()
-    faults(args.clients, args.seconds)
+    if args.what == "faults":
+        faults(args.clients or 4, args.seconds)
+    else:
+        scale(args.index, [int(n) for n in args.workers.split(",")], args.clients or 8, args.seconds)
 
 
 if __name__ == "__main__":
