@@ -421,21 +421,22 @@ def test_copy_is_all_or_nothing(postgres: Postgres, tmp_path: Path) -> None:
     target.close()
 
 
-def test_postgres_restart_is_503_then_back_without_reopening(tmp_path: Path) -> None:
-    with postgres_server() as server:
-        log = PostgresLog(server.new_database(), timeout=2.0)
-        aid = answer(log)
-        server.stop()
+def test_postgres_restart_is_503_then_back_without_reopening(postgres: Postgres) -> None:
+    log = PostgresLog(postgres.new_database(), timeout=2.0)
+    aid = answer(log)
+    postgres.stop()
+    try:
         started = time.monotonic()
         for call in (lambda: repository.answer(log, aid), lambda: answer(log)):
             with pytest.raises(StateUnavailableError) as err:
                 call()
             assert err.value.status == 503
         assert time.monotonic() - started < 10
-        server.start()
-        assert repository.answer(log, aid) is not None  # committed before the outage: kept
-        assert answer(log) == aid + 1
-        log.close()
+    finally:
+        postgres.start()
+    assert repository.answer(log, aid) is not None  # committed before the outage: kept
+    assert answer(log) == aid + 1
+    log.close()
 
 
 def _cli() -> object:
