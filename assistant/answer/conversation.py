@@ -10,13 +10,13 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-if TYPE_CHECKING:
-    from assistant.settings import Settings
-
 from assistant.answer.question import question_type
 from assistant.errors import UnknownConversationError
 from assistant.retrieve.query import clean_for_keywords
 from assistant.store.keyword import STOPWORDS, tokenize
+
+if TYPE_CHECKING:
+    from assistant.settings import Settings
 
 _FOLLOW_UP_START = re.compile(r"^(那|那么|那这个|还有|另外|此外|再问|它|其|该|这个|这些|上述|如果是|要是)")
 # Words that name an aspect of a subject (what about it is asked), not the subject itself: a
