@@ -192,5 +192,56 @@ def serve(
     uvicorn.Server(server_config(create_app(settings), settings)).run()
 
 
+review_log = typer.Typer(no_args_is_help=True, help="The review log on PostgreSQL (ASSISTANT_DATABASE_URL).")
+app.add_typer(review_log, name="review-log")
+UrlOpt = Annotated[str | None, typer.Option("--to", help="postgresql:// URL (default: ASSISTANT_DATABASE_URL).")]
+
+
+def _database_url(url: str | None) -> str:
+    url = url or Settings().database_url
+    if not url:
+        err_console.print("[red]error:[/red] no PostgreSQL database: set ASSISTANT_DATABASE_URL or pass --to")
+        raise typer.Exit(2)
+    return url
+
+
+@review_log.command("upgrade")
+def review_log_upgrade(to: UrlOpt = None) -> None:
+    """Create the review log's tables, or upgrade an existing database in place (Alembic)."""
+    from assistant.review.postgres import PostgresLog, head_revision
+
+    try:
+        log = PostgresLog(_database_url(to))
+    except AssistantError as err:
+        _fail(err)
+    console.print(f"review log schema at revision {log.revision} (head {head_revision()})")
+    log.close()
+
+
+@review_log.command("copy")
+def review_log_copy(
+    source: Annotated[Path | None, typer.Argument(help="SQLite log (default: ASSISTANT_REVIEW_DB or "
+                                                       "data/review.sqlite3).")] = None,
+    to: UrlOpt = None,
+) -> None:
+    """Copy an existing SQLite review log, every row with its id, into an empty PostgreSQL one."""
+    from assistant.review.postgres import PostgresLog, copy_sqlite
+
+    path = source or Settings().review_db_path
+    try:
+        log = PostgresLog(_database_url(to))
+        counts = copy_sqlite(path, log)
+    except AssistantError as err:
+        _fail(err)
+    except (FileNotFoundError, ValueError) as err:
+        err_console.print(f"[red]error:[/red] {err}")
+        raise typer.Exit(2) from err
+    table = Table("table", "rows copied")
+    for name, n in counts.items():
+        table.add_row(name, str(n))
+    console.print(table)
+    log.close()
+
+
 if __name__ == "__main__":
     app()

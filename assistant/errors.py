@@ -89,6 +89,15 @@ class UnknownConversationError(AssistantError):
     zh_default = "对话已过期，请开始新的对话。"
 
 
+class StateUnavailableError(AssistantError):
+    """PostgreSQL or Redis, the state several workers share, cannot be reached just now: the
+    request is refused (503, retry) rather than answered without its conversation or its log."""
+
+    status = 503
+    exit_code = 8
+    zh_default = "服务暂时不可用，请稍后再试。"
+
+
 class NotFoundError(AssistantError):
     """No such logged answer, hand-off, document or item."""
 

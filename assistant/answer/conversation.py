@@ -8,11 +8,15 @@ import time
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
 
 from assistant.answer.question import question_type
 from assistant.errors import UnknownConversationError
 from assistant.retrieve.query import clean_for_keywords
 from assistant.store.keyword import STOPWORDS, tokenize
+
+if TYPE_CHECKING:
+    from assistant.settings import Settings
 
 _FOLLOW_UP_START = re.compile(r"^(那|那么|那这个|还有|另外|此外|再问|它|其|该|这个|这些|上述|如果是|要是)")
 # Words that name an aspect of a subject (what about it is asked), not the subject itself: a
@@ -51,15 +55,24 @@ class Turn:
     subject: str = ""  # what the conversation is about: the last self-contained question, cleaned
 
 
+class Keeper(Protocol):
+    def save(self, conversation: Conversation) -> None: ...
+
+
 @dataclass
 class Conversation:
     id: str
     turns: list[Turn] = field(default_factory=list)
     touched: float = field(default_factory=time.time)
+    # The shared store it came from (assistant/state/conversations.py), which must be told of a new
+    # turn; None in memory, where the store holds this very object.
+    keeper: Keeper | None = field(default=None, repr=False, compare=False)
 
     def remember(self, question: str, query: str, sources: list[str]) -> None:
         """Record a turn once it is answered (or refused): what follow-ups resolve against."""
         self.turns.append(Turn(question, query, sources, subject_of(question, self)))
+        if self.keeper is not None:
+            self.keeper.save(self)
 
     @property
     def last_source(self) -> str | None:
@@ -103,6 +116,26 @@ def resolve(question: str, conversation: Conversation | None) -> str:
     if own and question_type(question) not in _ASKS_DETAIL:
         return f"{last.subject} {without_lead(question)}".strip()
     return f"{last.query} {without_lead(question)}".strip()
+
+
+class Conversations(Protocol):
+    """What the assistant needs of a conversation store (in memory here, or in Redis)."""
+
+    def get(self, conversation_id: str | None, create: bool = True) -> Conversation: ...
+
+    def __contains__(self, conversation: object) -> bool: ...
+
+    def __len__(self) -> int: ...
+
+
+def conversation_store(settings: Settings) -> Conversations:
+    """In memory for one process; in Redis (`redis_url`) when several workers must share them."""
+    if settings.redis_url:
+        from assistant.state.conversations import RedisConversations
+
+        return RedisConversations.from_settings(settings)
+    return ConversationStore(settings.max_conversations, settings.conversation_ttl_seconds,
+                             settings.conversation_turns)
 
 
 class ConversationStore:

@@ -59,8 +59,10 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
 
     @app.exception_handler(AssistantError)
     async def assistant_error(request: Request, err: AssistantError) -> JSONResponse:
-        # Each error knows its status; its text is the user's, without server paths.
-        return JSONResponse({"detail": public_detail(str(err), settings)}, status_code=err.status)
+        # Each error knows its status; its text is the user's, without server paths. A 503 (no index,
+        # PostgreSQL or Redis unreachable) is temporary: say when to try again.
+        headers = {"Retry-After": "2"} if err.status == 503 else None
+        return JSONResponse({"detail": public_detail(str(err), settings)}, status_code=err.status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, err: RequestValidationError) -> JSONResponse:

@@ -10,7 +10,9 @@
 * /api/health takes no slot and is never rate limited: it must answer while the API is busy.
 * Per client (its address: the peer, or the forwarded address when `trust_proxy` is on, see
   app.py), questions (ask, chat stream, search) and reports (feedback, hand-off) are rate limited
-  with a moving window (the `limits` library); over the limit: 429 with Retry-After.
+  with a moving window (the `limits` library); over the limit: 429 with Retry-After. The counts
+  are in this process's memory, or with `redis_url` in Redis (`limits`' RedisStorage), so that the
+  rate holds for all workers together; Redis unreachable: 503 with Retry-After.
 * Uploads stream their multipart body to the route (which checks the token first), under the
   same size limit and body timeout, outside the slots.
 """
@@ -26,7 +28,8 @@ from typing import Any
 
 import anyio
 from limits import RateLimitItem, parse
-from limits.storage import MemoryStorage
+from limits.errors import StorageError
+from limits.storage import MemoryStorage, RedisStorage, Storage
 from limits.strategies import MovingWindowRateLimiter
 
 from assistant.settings import Settings
@@ -61,7 +64,9 @@ class LimitsMiddleware:
         self._rates: dict[str, RateLimitItem] = {
             group: parse(rate) for group, rate in (("questions", settings.rate_limit_questions),
                                                    ("reports", settings.rate_limit_reports)) if rate.strip()}
-        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        storage = rate_storage(settings)
+        self._limiter = MovingWindowRateLimiter(storage)
+        self._remote = not isinstance(storage, MemoryStorage)  # a network round trip: off the event loop
         self._active = 0
         self._lock = threading.Lock()
 
@@ -74,6 +79,14 @@ class LimitsMiddleware:
         await send({"type": "http.response.body", "body": body})
 
     def _rate_limited(self, scope: Scope) -> int | None:
+        """Seconds to wait when this client is over its rate for this route, else None (and counted);
+        -1 when the shared counts cannot be read."""
+        try:
+            return self._over_rate(scope)
+        except StorageError:
+            return -1
+
+    def _over_rate(self, scope: Scope) -> int | None:
         """Seconds to wait when this client is over its rate for this route, else None (and counted)."""
         group = RATE_GROUPS.get((scope["method"], scope["path"]))
         rate = self._rates.get(group or "")
@@ -92,7 +105,12 @@ class LimitsMiddleware:
         if scope["path"] == HEALTH_PATH:
             await self.app(scope, receive, send)
             return
-        wait = self._rate_limited(scope)
+        wait = (await anyio.to_thread.run_sync(self._rate_limited, scope) if self._remote
+                else self._rate_limited(scope))
+        if wait == -1:
+            await self._reply(send, 503, "rate limits cannot be checked just now (Redis is unreachable); retry shortly",
+                              [(b"retry-after", str(self.retry_after).encode())])
+            return
         if wait is not None:
             await self._reply(send, 429, f"too many requests from this address; retry in {wait} s",
                               [(b"retry-after", str(wait).encode())])
@@ -195,6 +213,15 @@ class LimitsMiddleware:
         except _BodyTimeout:
             await self._reply(send, 408, f"the request body did not arrive within {self.body_timeout:g} s",
                               [(b"connection", b"close")])
+
+
+def rate_storage(settings: Settings) -> Storage:
+    """Where the rate counts live: this process's memory, or Redis shared by every worker."""
+    if not settings.redis_url:
+        return MemoryStorage()
+    timeout = settings.state_timeout_seconds
+    return RedisStorage(settings.redis_url, key_prefix="assistant:limits", wrap_exceptions=True,
+                        socket_timeout=timeout, socket_connect_timeout=timeout)
 
 
 def _replay(body: bytes, receive: Any) -> Any:

@@ -2,7 +2,8 @@
 
 One SQLite file (settings.review_db_path, under the data folder) in WAL mode with full sync, so a
 logged answer survives a crash or restart and readers never block the writer; several server
-processes may share it (busy timeout). Every table is append-only, enforced by triggers: a verdict,
+processes on one host may share it (busy timeout). With `database_url` set the same tables, rules
+and queries live on PostgreSQL instead (postgres.py, `open_log`), for several hosts. Every table is append-only, enforced by triggers: a verdict,
 a hand-off reply or a curated answer's staleness is a new row, so history is never overwritten.
 The one deletion allowed is retention (`review_retention_days`): an answer no liaison acted on,
 with its documents and feedback. The triggers refuse to delete an answer that has a verdict, a
@@ -18,11 +19,16 @@ import json
 import re
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from assistant.errors import StateUnavailableError
+
+if TYPE_CHECKING:
+    from assistant.settings import Settings
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 CHINA = timezone(timedelta(hours=8), "CST")
@@ -155,6 +161,34 @@ def append_only_triggers() -> str:
     return "\n".join(parts)
 
 
+# Named (:name) parameters, so one statement runs on SQLite and PostgreSQL; SQLite also takes "?"
+# with a sequence (older callers and tests), PostgreSQL does not.
+Params = Mapping[str, Any] | Sequence[Any] | None
+
+
+class ReviewLogError(Exception):
+    """A statement the PostgreSQL log refused (append-only rows, a constraint): sqlite3.DatabaseError's
+    counterpart, with the database's own message."""
+
+
+# What a failed log read or write raises on either backend (the assistant still answers).
+LOG_ERRORS: tuple[type[Exception], ...] = (sqlite3.Error, OSError, ReviewLogError, StateUnavailableError)
+
+
+def open_log(settings: Settings) -> ReviewLog:
+    """The configured review log: PostgreSQL when `database_url` is set, else the SQLite file."""
+    if settings.database_url:
+        from assistant.review.postgres import PostgresLog
+
+        return PostgresLog(settings.database_url, timeout=settings.state_timeout_seconds,
+                           statement_timeout=settings.request_timeout_seconds)
+    return ReviewLog(settings.review_db_path)
+
+
+def _sqlite_params(params: Params) -> Any:
+    return () if params is None else dict(params) if isinstance(params, Mapping) else tuple(params)
+
+
 def now() -> str:
     return datetime.now(CHINA).isoformat(timespec="microseconds")
 
@@ -172,6 +206,8 @@ def dumps(value: Any) -> str:
 
 class ReviewLog:
     """One connection per process, serialised by a lock (each statement is short)."""
+
+    like = "LIKE"  # case-insensitive for ASCII on SQLite; PostgreSQL's counterpart is ILIKE
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -198,7 +234,7 @@ class ReviewLog:
         return str(self.scalar("PRAGMA journal_mode"))
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> Iterator[Any]:
         """BEGIN IMMEDIATE … COMMIT: a group of writes lands whole or not at all. A transaction
         opened inside another joins it, so small repository functions compose into one."""
         with self._lock:
@@ -223,25 +259,25 @@ class ReviewLog:
     def insert(self, table: str, row: dict[str, Any]) -> int:
         if table not in TABLES:
             raise ValueError(table)
-        values = [clean(v) if isinstance(v, str) else v for v in row.values()]
+        values = [clean(v) if isinstance(v, str) else int(v) if isinstance(v, bool) else v for v in row.values()]
         sql = f"INSERT INTO {table} ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})"
         with self.transaction() as conn:
             return int(conn.execute(sql, values).lastrowid or 0)
 
-    def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> int:
+    def execute(self, sql: str, params: Params = None) -> int:
         """One write statement (in its own transaction unless inside one); the rows it changed."""
         with self.transaction() as conn:
-            return int(conn.execute(sql, params).rowcount)
+            return int(conn.execute(sql, _sqlite_params(params)).rowcount)
 
-    def rows(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[dict[str, Any]]:
+    def rows(self, sql: str, params: Params = None) -> list[dict[str, Any]]:
         with self._lock:
-            return [dict(r) for r in self._conn.execute(sql, params).fetchall()]
+            return [dict(r) for r in self._conn.execute(sql, _sqlite_params(params)).fetchall()]
 
-    def row(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> dict[str, Any] | None:
+    def row(self, sql: str, params: Params = None) -> dict[str, Any] | None:
         found = self.rows(sql, params)
         return found[0] if found else None
 
-    def scalar(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Any:
+    def scalar(self, sql: str, params: Params = None) -> Any:
         with self._lock:
-            result = self._conn.execute(sql, params).fetchone()
+            result = self._conn.execute(sql, _sqlite_params(params)).fetchone()
         return result[0] if result else None

@@ -174,13 +174,13 @@ def insert_answer(log: ReviewLog, *, origin: str, conversation_id: str, question
 
 
 def answer(log: ReviewLog, answer_id: int) -> AnswerRow | None:
-    row = log.row("SELECT * FROM answers WHERE id = ?", (answer_id,))
+    row = log.row("SELECT * FROM answers WHERE id = :id", {"id": answer_id})
     return None if row is None else AnswerRow.of(row)
 
 
 def answer_documents(log: ReviewLog, answer_id: int) -> list[DocumentRow]:
     return [DocumentRow(source=d["source"], title=d["title"], sha256=d["sha256"]) for d in log.rows(
-        "SELECT source, title, sha256 FROM answer_documents WHERE answer_id = ?", (answer_id,))]
+        "SELECT source, title, sha256 FROM answer_documents WHERE answer_id = :a ORDER BY source", {"a": answer_id})]
 
 
 def prune_unreviewed(log: ReviewLog, before: str) -> int:
@@ -204,11 +204,11 @@ def insert_feedback(log: ReviewLog, answer_id: int, helpful: bool, comment: str)
 
 
 def feedback_of(log: ReviewLog, answer_id: int) -> list[FeedbackRow]:
-    return [_feedback(r) for r in log.rows("SELECT * FROM feedback WHERE answer_id = ? ORDER BY id", (answer_id,))]
+    return [_feedback(r) for r in log.rows("SELECT * FROM feedback WHERE answer_id = :a ORDER BY id", {"a": answer_id})]
 
 
 def latest_feedback(log: ReviewLog, answer_id: int) -> FeedbackRow | None:
-    row = log.row("SELECT * FROM feedback WHERE answer_id = ? ORDER BY id DESC LIMIT 1", (answer_id,))
+    row = log.row("SELECT * FROM feedback WHERE answer_id = :a ORDER BY id DESC LIMIT 1", {"a": answer_id})
     return None if row is None else _feedback(row)
 
 
@@ -223,30 +223,30 @@ def insert_verdict(log: ReviewLog, *, answer_id: int, created_at: str, reviewer:
 
 
 def verdicts_of(log: ReviewLog, answer_id: int) -> list[VerdictRow]:
-    return [_verdict(r) for r in log.rows("SELECT * FROM verdicts WHERE answer_id = ? ORDER BY id", (answer_id,))]
+    return [_verdict(r) for r in log.rows("SELECT * FROM verdicts WHERE answer_id = :a ORDER BY id", {"a": answer_id})]
 
 
 def latest_verdict(log: ReviewLog, answer_id: int) -> VerdictRow | None:
-    row = log.row("SELECT * FROM verdicts WHERE answer_id = ? ORDER BY id DESC LIMIT 1", (answer_id,))
+    row = log.row("SELECT * FROM verdicts WHERE answer_id = :a ORDER BY id DESC LIMIT 1", {"a": answer_id})
     return None if row is None else _verdict(row)
 
 
 def verdicts_between(log: ReviewLog, date_from: str | None, date_to: str | None
                      ) -> Iterator[tuple[VerdictRow, str, str]]:
     """Every verdict in the date range (China time, inclusive), with its answer's question and answer."""
-    clauses, params = [], []
+    clauses, params = [], {}
     if date_from:
-        clauses.append("substr(v.created_at, 1, 10) >= ?")
-        params.append(date_from)
+        clauses.append("substr(v.created_at, 1, 10) >= :date_from")
+        params["date_from"] = date_from
     if date_to:
-        clauses.append("substr(v.created_at, 1, 10) <= ?")
-        params.append(date_to)
-    where = " AND ".join(clauses) or "1"
+        clauses.append("substr(v.created_at, 1, 10) <= :date_to")
+        params["date_to"] = date_to
+    where = " AND ".join(clauses) or "1 = 1"
     last = 0
     while True:  # in pages, so an export never holds the whole table
         rows = log.rows("SELECT v.*, a.question AS a_question, a.answer AS a_answer FROM verdicts v "
-                        f"JOIN answers a ON a.id = v.answer_id WHERE {where} AND v.id > ? ORDER BY v.id LIMIT 500",
-                        [*params, last])
+                        f"JOIN answers a ON a.id = v.answer_id WHERE {where} AND v.id > :last ORDER BY v.id LIMIT 500",
+                        {**params, "last": last})
         if not rows:
             return
         for row in rows:
@@ -262,42 +262,42 @@ def insert_handoff(log: ReviewLog, *, answer_id: int, conversation_id: str, ques
 
 
 def handoff(log: ReviewLog, handoff_id: int) -> HandoffRow | None:
-    row = log.row("SELECT * FROM handoffs WHERE id = ?", (handoff_id,))
+    row = log.row("SELECT * FROM handoffs WHERE id = :id", {"id": handoff_id})
     return None if row is None else _handoff(row)
 
 
 def handoffs_of_answer(log: ReviewLog, answer_id: int) -> list[HandoffRow]:
-    return [_handoff(r) for r in log.rows("SELECT * FROM handoffs WHERE answer_id = ? ORDER BY id", (answer_id,))]
+    return [_handoff(r) for r in log.rows("SELECT * FROM handoffs WHERE answer_id = :a ORDER BY id", {"a": answer_id})]
 
 
 def handoffs_of_conversation(log: ReviewLog, conversation_id: str) -> list[HandoffRow]:
-    return [_handoff(r) for r in log.rows("SELECT * FROM handoffs WHERE conversation_id = ? ORDER BY id",
-                                          (conversation_id,))]
+    return [_handoff(r) for r in log.rows("SELECT * FROM handoffs WHERE conversation_id = :c ORDER BY id",
+                                          {"c": conversation_id})]
 
 
 def open_handoffs(log: ReviewLog, answer_id: int) -> list[HandoffRow]:
     """Hand-offs of this answer that no liaison has replied to yet."""
     return [_handoff(r) for r in log.rows(
-        "SELECT * FROM handoffs h WHERE answer_id = ? AND NOT EXISTS "
-        "(SELECT 1 FROM handoff_replies r WHERE r.handoff_id = h.id) ORDER BY id", (answer_id,))]
+        "SELECT * FROM handoffs h WHERE answer_id = :a AND NOT EXISTS "
+        "(SELECT 1 FROM handoff_replies r WHERE r.handoff_id = h.id) ORDER BY id", {"a": answer_id})]
 
 
 def open_handoff_like(log: ReviewLog, conversation_id: str, answer_id: int | None, question: str
                       ) -> HandoffRow | None:
     """An unanswered hand-off of this answer, or (no answer given) of this question in this conversation."""
-    where, params = (("h.answer_id = ?", [answer_id]) if answer_id is not None
-                     else ("h.conversation_id = ? AND h.question = ?", [conversation_id, question]))
+    where, params = (("h.answer_id = :a", {"a": answer_id}) if answer_id is not None
+                     else ("h.conversation_id = :c AND h.question = :q", {"c": conversation_id, "q": question}))
     row = log.row(f"SELECT * FROM handoffs h WHERE {where} AND NOT EXISTS "
                   "(SELECT 1 FROM handoff_replies r WHERE r.handoff_id = h.id) ORDER BY id LIMIT 1", params)
     return None if row is None else _handoff(row)
 
 
 def conversation_logged(log: ReviewLog, conversation_id: str) -> bool:
-    return log.scalar("SELECT 1 FROM answers WHERE conversation_id = ? LIMIT 1", (conversation_id,)) is not None
+    return log.scalar("SELECT 1 FROM answers WHERE conversation_id = :c LIMIT 1", {"c": conversation_id}) is not None
 
 
 def handoff_count(log: ReviewLog, answer_id: int) -> int:
-    return int(log.scalar("SELECT COUNT(*) FROM handoffs WHERE answer_id = ?", (answer_id,)) or 0)
+    return int(log.scalar("SELECT COUNT(*) FROM handoffs WHERE answer_id = :a", {"a": answer_id}) or 0)
 
 
 def insert_reply(log: ReviewLog, *, handoff_id: int, reviewer: str, answer: str, citations: Json,
@@ -308,12 +308,12 @@ def insert_reply(log: ReviewLog, *, handoff_id: int, reviewer: str, answer: str,
 
 
 def replies(log: ReviewLog, handoff_id: int) -> list[ReplyRow]:
-    return [_reply(r) for r in log.rows("SELECT * FROM handoff_replies WHERE handoff_id = ? ORDER BY id",
-                                        (handoff_id,))]
+    return [_reply(r) for r in log.rows("SELECT * FROM handoff_replies WHERE handoff_id = :h ORDER BY id",
+                                        {"h": handoff_id})]
 
 
 def latest_reply(log: ReviewLog, handoff_id: int) -> ReplyRow | None:
-    row = log.row("SELECT * FROM handoff_replies WHERE handoff_id = ? ORDER BY id DESC LIMIT 1", (handoff_id,))
+    row = log.row("SELECT * FROM handoff_replies WHERE handoff_id = :h ORDER BY id DESC LIMIT 1", {"h": handoff_id})
     return None if row is None else _reply(row)
 
 
@@ -347,14 +347,15 @@ def insert_curated_event(log: ReviewLog, curated_id: int, event: str, reason: st
 
 
 def curated_has_event(log: ReviewLog, curated_id: int) -> bool:
-    return log.scalar("SELECT 1 FROM curated_events WHERE curated_id = ?", (curated_id,)) is not None
+    return log.scalar("SELECT 1 FROM curated_events WHERE curated_id = :c", {"c": curated_id}) is not None
 
 
 def curated_to_retire(log: ReviewLog, answer_id: int, served_from: int | None, verdict: str) -> list[int]:
     """Active curated answers made from this answer, and the one it was served from unless judged correct."""
     return [r["id"] for r in log.rows(
-        "SELECT id FROM curated c WHERE (answer_id = ? OR (id = ? AND ? != 'correct')) AND NOT EXISTS "
-        "(SELECT 1 FROM curated_events e WHERE e.curated_id = c.id)", (answer_id, served_from or -1, verdict))]
+        "SELECT id FROM curated c WHERE (answer_id = :a OR (id = :served AND :verdict != 'correct')) AND NOT EXISTS "
+        "(SELECT 1 FROM curated_events e WHERE e.curated_id = c.id) ORDER BY id",
+        {"a": answer_id, "served": served_from or -1, "verdict": verdict})]
 
 
 def curated_of_item(log: ReviewLog, answer_id: int, served_from: int | None) -> list[CuratedStatusRow]:
@@ -362,8 +363,8 @@ def curated_of_item(log: ReviewLog, answer_id: int, served_from: int | None) -> 
     return [CuratedStatusRow(id=c["id"], created_at=c["created_at"], verdict_id=c["verdict_id"], answer=c["answer"],
                              event=c["event"], reason=c["reason"] or "") for c in log.rows(
         "SELECT c.id, c.created_at, c.verdict_id, c.answer, e.event, e.reason FROM curated c "
-        "LEFT JOIN curated_events e ON e.curated_id = c.id WHERE c.answer_id = ? OR c.id = ? ORDER BY c.id",
-        (answer_id, served_from or -1))]
+        "LEFT JOIN curated_events e ON e.curated_id = c.id WHERE c.answer_id = :a OR c.id = :served ORDER BY c.id",
+        {"a": answer_id, "served": served_from or -1})]
 
 
 # --- the queue (status rules: queue.py) ------------------------------------------------------------
@@ -411,7 +412,7 @@ def _like(term: str) -> str:
     return f"%{escaped}%"
 
 
-def _where(flt: QueueFilter, params: dict[str, Any]) -> str:
+def _where(flt: QueueFilter, params: dict[str, Any], like: str = "LIKE") -> str:
     clauses = []
     if flt.status == "open":
         clauses.append("status != 'reviewed'")
@@ -426,23 +427,23 @@ def _where(flt: QueueFilter, params: dict[str, Any]) -> str:
         params["date_to"] = flt.date_to
     if flt.document:
         clauses.append("EXISTS (SELECT 1 FROM answer_documents d WHERE d.answer_id = items.id "
-                       "AND (d.source = :document OR d.title LIKE :document_like ESCAPE '\\'))")
+                       f"AND (d.source = :document OR d.title {like} :document_like ESCAPE '\\'))")
         params["document"] = flt.document
         params["document_like"] = _like(flt.document)
     for i, term in enumerate((flt.q or "").split()[:10]):
-        clauses.append(f"(question LIKE :q{i} ESCAPE '\\' OR query LIKE :q{i} ESCAPE '\\')")
+        clauses.append(f"(question {like} :q{i} ESCAPE '\\' OR query {like} :q{i} ESCAPE '\\')")
         params[f"q{i}"] = _like(term)
     if flt.answer_id is not None:
         clauses.append("id = :answer_id")
         params["answer_id"] = flt.answer_id
-    return " AND ".join(clauses) or "1"
+    return " AND ".join(clauses) or "1 = 1"
 
 
 def queue_items(log: ReviewLog, flt: QueueFilter, low_evidence: float, weak_support: float,
                 limit: int = 50, offset: int = 0) -> tuple[list[QueueRow], int]:
     """One page of the queue and the total number of items matching the filter."""
     params: dict[str, Any] = {"low_evidence": low_evidence, "weak_support": weak_support}
-    where = _where(flt, params)
+    where = _where(flt, params, log.like)
     total = int(log.scalar(f"{_ITEMS} SELECT COUNT(*) FROM items WHERE {where}", params) or 0)
     rows = log.rows(
         f"{_ITEMS} SELECT *, {_RANK_SQL} AS rank FROM items WHERE {where} "
@@ -452,8 +453,9 @@ def queue_items(log: ReviewLog, flt: QueueFilter, low_evidence: float, weak_supp
     titles: dict[int, list[str]] = {}
     if rows:
         ids = [r["id"] for r in rows]
-        marks = ",".join("?" * len(ids))
-        for doc in log.rows(f"SELECT answer_id, title FROM answer_documents WHERE answer_id IN ({marks})", ids):
+        marks = ", ".join(f":i{n}" for n in range(len(ids)))
+        for doc in log.rows(f"SELECT answer_id, title FROM answer_documents WHERE answer_id IN ({marks}) "
+                            "ORDER BY answer_id, source", {f"i{n}": i for n, i in enumerate(ids)}):
             titles.setdefault(doc["answer_id"], []).append(doc["title"])
     return [QueueRow(answer=AnswerRow.of(r), status=r["status"], waiting_since=r["waiting_since"],
                      verdicts=r["verdicts"] or 0, helpful=None if r["helpful"] is None else bool(r["helpful"]),

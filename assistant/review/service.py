@@ -13,7 +13,6 @@ handoffs.py, a liaison's citations in picks.py, the views in schemas.py.
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -30,7 +29,7 @@ from assistant.review.curation import Curation
 from assistant.review.errors import ReviewInputError, ReviewNotFoundError
 from assistant.review.export import Format, Table
 from assistant.review.export import export as export_rows
-from assistant.review.log import CHINA, ReviewLog, clean, now
+from assistant.review.log import CHINA, LOG_ERRORS, ReviewLog, clean, now, open_log
 from assistant.review.picks import cites_any, resolve_citations
 from assistant.review.queue import QueueFilter
 from assistant.review.schemas import (
@@ -81,11 +80,12 @@ class ReviewService:
 
     @property
     def log(self) -> ReviewLog:
-        """Opened on first use, so that an assistant without a writable data folder still answers."""
+        """Opened on first use, so that an assistant without a writable data folder (or, on
+        PostgreSQL, with the database down at start) still answers."""
         if self._log is None:
             with self._open_lock:
                 if self._log is None:
-                    self._log = ReviewLog(self.settings.review_db_path)
+                    self._log = open_log(self.settings)
         return self._log
 
     def prune(self, *, force: bool = False) -> int:
@@ -99,7 +99,7 @@ class ReviewService:
         before = (datetime.now(CHINA) - timedelta(days=days)).isoformat(timespec="microseconds")
         try:
             deleted = repository.prune_unreviewed(self.log, before)
-        except (sqlite3.Error, OSError) as err:
+        except LOG_ERRORS as err:
             log.error("old log rows could not be pruned: %s", err)
             return 0
         if deleted:
@@ -120,7 +120,7 @@ class ReviewService:
         self.prune()
         try:
             answer_id = self._insert_answer(response, question, evidence, origin, curated_id)
-        except (sqlite3.Error, OSError) as err:
+        except LOG_ERRORS as err:
             log.error("the answer to %r was given but could not be logged: %s", question[:100], err)
             return response
         return response.model_copy(update={"answer_id": answer_id})
@@ -159,7 +159,7 @@ class ReviewService:
         try:
             snapshot = self.index.snapshot()
             curated = self.curation.find(query, snapshot)
-        except (sqlite3.Error, OSError) as err:
+        except LOG_ERRORS as err:
             log.error("curated answers unavailable: %s", err)
             return None
         if curated is None:
