@@ -26,7 +26,7 @@ from typing import Any
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 CHINA = timezone(timedelta(hours=8), "CST")
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 TABLES = ("answers", "answer_documents", "feedback", "verdicts", "curated", "curated_events", "handoffs",
           "handoff_replies")
@@ -46,7 +46,10 @@ CREATE TABLE IF NOT EXISTS answers (
     evidence REAL,
     min_support REAL,
     index_version TEXT,
-    citations TEXT NOT NULL DEFAULT '[]'
+    citations TEXT NOT NULL DEFAULT '[]',
+    answerer TEXT,
+    dropped INTEGER NOT NULL DEFAULT 0,
+    fallback TEXT
 );
 CREATE INDEX IF NOT EXISTS answers_created ON answers (created_at);
 CREATE INDEX IF NOT EXISTS answers_conversation ON answers (conversation_id);
@@ -131,6 +134,10 @@ CREATE INDEX IF NOT EXISTS handoff_replies_handoff ON handoff_replies (handoff_i
 """
 
 
+# Columns added after the first schema: (table, column, declaration), added to an older file at open.
+ADDED_COLUMNS = (("answers", "answerer", "TEXT"), ("answers", "dropped", "INTEGER NOT NULL DEFAULT 0"),
+                 ("answers", "fallback", "TEXT"))
+
 # Rows retention may delete, and the answer id each belongs to.
 PRUNABLE = {"answers": "OLD.id", "answer_documents": "OLD.answer_id", "feedback": "OLD.answer_id"}
 _ACTED_ON = ("EXISTS (SELECT 1 FROM verdicts WHERE answer_id = {a}) OR EXISTS (SELECT 1 FROM handoffs "
@@ -187,6 +194,9 @@ class ReviewLog:
             for statement in (SCHEMA + "\n" + append_only_triggers()).split(";\n"):
                 if statement.strip():
                     conn.execute(statement)
+            for table, column, declaration in ADDED_COLUMNS:  # schema 3: which answerer, sentences dropped
+                if column not in {r["name"] for r in conn.execute(f"PRAGMA table_info({table})")}:
+                    conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
             conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     def close(self) -> None:
