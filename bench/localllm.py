@@ -7,6 +7,7 @@ server through `xllamacpp` (prebuilt CPU wheels), run in a child process so that
 threads never reach the caller:
 
     python -m bench.localllm --port 8080      # then ASSISTANT_ANSWERER=llm ASSISTANT_LLM_BASE_URL=http://127.0.0.1:8080/v1
+    python -m bench.localllm --prepare        # join the model file and exit (scripts/install.sh --dev)
 """
 
 from __future__ import annotations
@@ -121,7 +122,11 @@ def main() -> None:
     parser.add_argument("--ctx", type=int, default=4096)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--model", type=Path, default=None)
+    parser.add_argument("--prepare", action="store_true", help="join the model file, print its path, exit")
     args = parser.parse_args()
+    if args.prepare:
+        print(model_path())
+        return
     run_server(args.model or model_path(), args.port, args.ctx, args.threads)
 
 
