@@ -43,6 +43,8 @@ def test_citations_must_exist_and_the_context_counts() -> None:
     assert sentence_support(dated, [1], {1: PASSAGE}, 0.6).weak  # 2020 and 6 are in no passage text
     verdict = sentence_support(dated, [1], {1: PASSAGE}, 0.6, {1: "国办发〔2020〕6号"})  # but in its 文号
     assert not verdict.weak and verdict.passages[0].highlights  # highlights stay in the passage text
+    echo = sentence_support("《测试文件》（位置：一、总则）", [1], {1: PASSAGE}, 0.6, {1: "测试文件 一、总则"})
+    assert echo.weak and echo.support == 0  # a passage's heading repeated backs nothing
 
 
 def test_sentences_are_complete_only_with_their_marks() -> None:

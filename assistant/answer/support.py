@@ -10,8 +10,9 @@ of two shares:
 * characters: the share of its letters, digits and Han characters covered by runs of two or more
   characters that the passage contains, which rewards verbatim quotes and catches changed figures.
 
-A passage is searched with its context (title, 文号, issuer, date, heading path) when the caller
-gives it: a sentence may name the document it rests on. A sentence is weak when it cites nothing,
+A passage's context (title, 文号, issuer, date, heading path), when the caller gives it, may hold a
+sentence's figures and bodies, and a 《title》 or 文号 the sentence names its source by is not counted
+against it; the shares are of the passage text alone. A sentence is weak when it cites nothing,
 cites a passage that does not exist, scores below `weak_below` (settings.weak_support), or names a
 figure (25, 2023, 170余亿元, 百分之五十, 三百家), or a body (科技局, 国务院办公厅, 中国人民银行) that none
 of its passages contains, whatever its score. The covered runs are also the highlights: the words of
@@ -40,6 +41,8 @@ _CN_FIGURE = re.compile(r"百分之[零〇一二三四五六七八九十百千�
 # Endings of the names of bodies: offices, ministries, commissions, banks, associations.
 _BODY_ENDINGS = ("部", "委", "局", "厅", "署", "院", "办", "政府", "委员会", "银行", "协会", "商会", "联合会",
                  "中心", "集团", "公司", "大学", "学会")
+# What a sentence may name its source by: the 《title》 and the 文号 (国办发〔2020〕6号).
+_SOURCE_NAME = re.compile(r"《([^《》]{1,120})》|([\u4e00-\u9fff]{1,12}[〔\[［(（]\d{4}[〕\]］)）]\d+号)")
 _HAN_WORD = re.compile(r"[\u4e00-\u9fff]{1,8}")
 _CONTENT = re.compile(r"[\u4e00-\u9fffA-Za-z0-9]")
 MIN_RUN = 2
@@ -176,25 +179,42 @@ def bodies(sentence: str) -> list[str]:
     return list(dict.fromkeys(found))
 
 
+def _source_names(sentence: str, context: str) -> set[int]:
+    """Offsets of the 《title》 and 文号 in `sentence` that `context` holds (the longest tail of a 文号
+    match that it holds: 依据国办发〔2020〕6号 names 国办发〔2020〕6号)."""
+    named: set[int] = set()
+    for match in _SOURCE_NAME.finditer(sentence) if context else ():
+        if match.group(1):
+            if match.group(1) in context:
+                named.update(range(match.start(), match.end()))
+            continue
+        start = next((i for i in range(match.start(), match.end()) if sentence[i:match.end()] in context), None)
+        if start is not None:
+            named.update(range(start, match.end()))
+    return named
+
+
 def passage_support(sentence: str, passage: str, n: int = 0, context: str = "") -> PassageSupport:
-    """How much of `sentence` the passage (searched with its `context`: title, 文号, heading) holds;
-    highlights are offsets into the passage alone."""
-    content = [i for i, ch in enumerate(sentence) if _CONTENT.match(ch)]
+    """How much of `sentence` the passage holds. Its `context` (title, 文号, date, heading path) may
+    hold the sentence's figures and bodies, and a 《title》 or 文号 it names is left out of the shares; the
+    rest must come from the passage text itself, so echoing a passage's heading backs nothing.
+    Highlights are offsets into the passage."""
+    named = _source_names(sentence, context)
+    content = [i for i, ch in enumerate(sentence) if _CONTENT.match(ch) and i not in named]
     if not content:
         return PassageSupport(n, 0.0, 0.0, 0.0)
-    searched = f"{passage}\n{context}" if context else passage
-    spans, found = _runs(sentence, searched)
+    spans, found = _runs(sentence, passage)
     covered = {i for s, e in spans for i in range(s, e)}
     char_share = sum(1 for i in content if i in covered) / len(content)
-    tokens = list(dict.fromkeys(tokenize(sentence)))
-    normalized = normalize_units(searched).lower()
+    rest = "".join(" " if i in named else ch for i, ch in enumerate(sentence))
+    tokens = list(dict.fromkeys(tokenize(rest)))
+    normalized = normalize_units(passage).lower()
     token_share = (sum(1 for t in tokens if t in normalized) / len(tokens)) if tokens else char_share
     score = round((token_share + char_share) / 2, 4)
+    searched = f"{passage}\n{context}" if context else passage
     missing = [f for f in figures(sentence) if not has_figure(searched, f)]
-    absent = [b for b in bodies(sentence) if b not in normalized]
-    highlights = [(s, e) for s, e in found if e <= len(passage)]
-    return PassageSupport(n, score, round(token_share, 4), round(char_share, 4), merge_spans(highlights), missing,
-                          absent)
+    absent = [b for b in bodies(sentence) if b not in normalize_units(searched).lower()]
+    return PassageSupport(n, score, round(token_share, 4), round(char_share, 4), merge_spans(found), missing, absent)
 
 
 def sentence_support(sentence: str, cites: list[int], passages: dict[int, str], weak_below: float,
