@@ -83,6 +83,7 @@ def run_server(model: Path, port: int, ctx: int, threads: int) -> None:
     print(f"serving {model.name} on {server.listening_address}", flush=True)
     while os.getppid() == parent:  # a test or benchmark that dies takes its server with it
         time.sleep(1)
+    os._exit(0)  # at once: the server's destructor would wait for a generation in progress
 
 
 @contextmanager

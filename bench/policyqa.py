@@ -161,7 +161,7 @@ def llm_run(args: argparse.Namespace) -> None:
         if os.environ.get("ASSISTANT_LLM_BASE_URL"):
             settings = Settings(**overrides)
         else:
-            base = stack.enter_context(localllm.serve(free_port(), ctx=4096))
+            base = stack.enter_context(localllm.serve(free_port(), ctx=4096, threads=args.llm_threads))
             overrides["llm_model"] = localllm.MODEL_FILE
             settings = Settings(llm_base_url=base, **overrides)
         answerer = LlmAnswerer(settings)
@@ -205,7 +205,7 @@ def llm_run(args: argparse.Namespace) -> None:
           f"p90 {percentile(whole, 0.9):.1f} s")
     write_results(results_name("policyqa-llm", settings.model), {
         "model": settings.model, "llm": settings.llm_model, "questions": str(args.questions), "n": len(rows),
-        "settings": {k: v for k, v in overrides.items() if k != "answerer"},
+        "settings": {**{k: v for k, v in overrides.items() if k != "answerer"}, "llm_threads": args.llm_threads},
         "llm_answers": a, "extractive": b,
         "sentences": {"written": written, "dropped": dropped, "dropped_share": round(share, 3), "why": reasons},
         "answers_by_end": ends,
@@ -228,6 +228,7 @@ def main() -> None:
     parser.add_argument("--llm-passages", type=int, default=3)
     parser.add_argument("--llm-prompt-chars", type=int, default=1800)
     parser.add_argument("--llm-max-tokens", type=int, default=200)
+    parser.add_argument("--llm-threads", type=int, default=2, help="threads of the local llama.cpp server")
     args = parser.parse_args()
     if args.answerer == "llm":
         llm_run(args)

@@ -45,6 +45,8 @@ def test_citations_must_exist_and_the_context_counts() -> None:
     assert not verdict.weak and verdict.passages[0].highlights  # highlights stay in the passage text
     echo = sentence_support("《测试文件》（位置：一、总则）", [1], {1: PASSAGE}, 0.6, {1: "测试文件 一、总则"})
     assert echo.weak and echo.support == 0  # a passage's heading repeated backs nothing
+    heading = sentence_support("位置：一、总则）", [1], {1: f"一、总则\n{PASSAGE}"}, 0.6, {1: "测试文件 一、总则"})
+    assert heading.reason == "repeats a heading"  # even when the passage text starts with it
 
 
 def test_sentences_are_complete_only_with_their_marks() -> None:

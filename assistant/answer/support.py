@@ -13,7 +13,7 @@ of two shares:
 A passage's context (title, 文号, issuer, date, heading path), when the caller gives it, may hold a
 sentence's figures and bodies, and a 《title》 or 文号 the sentence names its source by is not counted
 against it; the shares are of the passage text alone. A sentence is weak when it cites nothing,
-cites a passage that does not exist, scores below `weak_below` (settings.weak_support), or names a
+cites a passage that does not exist, only repeats a cited passage's title or heading, scores below `weak_below` (settings.weak_support), or names a
 figure (25, 2023, 170余亿元, 百分之五十, 三百家), or a body (科技局, 国务院办公厅, 中国人民银行) that none
 of its passages contains, whatever its score. The covered runs are also the highlights: the words of
 the passage that the sentence uses.
@@ -43,6 +43,7 @@ _BODY_ENDINGS = ("部", "委", "局", "厅", "署", "院", "办", "政府", "委
                  "中心", "集团", "公司", "大学", "学会")
 # What a sentence may name its source by: the 《title》 and the 文号 (国办发〔2020〕6号).
 _SOURCE_NAME = re.compile(r"《([^《》]{1,120})》|([\u4e00-\u9fff]{1,12}[〔\[［(（]\d{4}[〕\]］)）]\d+号)")
+_LABELS = re.compile(r"(?:文号|发布机关|日期|位置)[:：]")  # the prompt's labels, when a model echoes them
 _HAN_WORD = re.compile(r"[\u4e00-\u9fff]{1,8}")
 _CONTENT = re.compile(r"[\u4e00-\u9fffA-Za-z0-9]")
 MIN_RUN = 2
@@ -69,6 +70,7 @@ class SentenceSupport:
     missing_figures: list[str] = field(default_factory=list)  # in none of its passages
     missing_bodies: list[str] = field(default_factory=list)  # named bodies in none of its passages
     unknown_cites: list[int] = field(default_factory=list)  # [n] that name no passage
+    heading_only: bool = False  # it only repeats a cited passage's title or heading path
 
     @property
     def reason(self) -> str | None:
@@ -81,6 +83,8 @@ class SentenceSupport:
             return f"figures not in its passages: {self.missing_figures}"
         if self.missing_bodies:
             return f"bodies not in its passages: {self.missing_bodies}"
+        if self.heading_only:
+            return "repeats a heading"
         return "low support" if self.weak else None
 
 
@@ -226,8 +230,15 @@ def sentence_support(sentence: str, cites: list[int], passages: dict[int, str], 
     best = max((p.support for p in scored), default=0.0)
     missing = [f for f in figures(sentence) if all(f in p.missing_figures for p in scored)]
     absent = [b for b in bodies(sentence) if all(b in p.missing_bodies for p in scored)]
-    weak = best < weak_below or bool(missing or absent or unknown) or not cites
-    return SentenceSupport(sentence, cites, best, weak, scored, missing, absent, unknown)
+    core = _core(_LABELS.sub("", sentence))
+    echo = bool(core) and any(core in _core(context.get(n, "")) for n in cites)
+    weak = best < weak_below or bool(missing or absent or unknown) or not cites or echo
+    return SentenceSupport(sentence, cites, best, weak, scored, missing, absent, unknown, echo)
+
+
+def _core(text: str) -> str:
+    """Letters, digits and Han characters only: what two wordings of a heading share."""
+    return "".join(_CONTENT.findall(text))
 
 
 def answer_support(answer: str, passages: dict[int, str], weak_below: float,
