@@ -71,7 +71,7 @@ class Assistant:
         self.settings = settings
         self.index = index or LiveIndex(settings)
         self.retriever = make_retriever(settings, self.index)
-        self.answerer = answerer or get_answerer(settings.answerer)
+        self.answerer = answerer or get_answerer(settings.answerer, settings)
         self.conversations: Conversations = conversation_store(settings)  # memory, or Redis (redis_url)
         self.review = ReviewService(settings, self.index, self.retriever)  # log, curated answers, hand-offs
 
@@ -127,10 +127,14 @@ class Assistant:
         yield Retrieved(query, [citation(i + 1, d) for i, d in enumerate(found.docs)])
 
         def reply(text: str, citations: list[Citation], refused: bool, sources: list[str],
-                  score: float | None, related: list[Citation] | None = None) -> Answer:
+                  score: float | None, related: list[Citation] | None = None,
+                  composed: ComposedAnswer | None = None) -> Answer:
             conversation.remember(question, query, sources)
+            writer = "refusal" if refused else (composed.answerer if composed else "") or self.answerer.name
             response = Answer(answer=text, citations=citations, refused=refused, conversation_id=conversation.id,
-                              query=query, index_version=snapshot.version, related=related or [])
+                              query=query, index_version=snapshot.version, related=related or [], answerer=writer,
+                              dropped_sentences=composed.dropped if composed else 0,
+                              fallback=composed.fallback if composed else None)
             return self.review.record(response, question, score, logged=logged)
 
         if parsed.article and parsed.source and parsed.article_exists is False:
@@ -154,8 +158,9 @@ class Assistant:
         if composed is None or not composed.cited:
             text, related = refusal(query, found, self.settings.related_floor)
             yield Delta(text)
-            yield reply(text, [], True, [], score, related)
+            yield reply(text, [], True, [], score, related, composed)
             return
         citations = [citation(n + 1, pool[p], composed.highlights.get(p)) for n, p in enumerate(composed.cited)]
-        yield reply(composed.text, citations, False, [pool[p].metadata["source"] for p in composed.cited], score)
+        yield reply(composed.text, citations, False, [pool[p].metadata["source"] for p in composed.cited], score,
+                    composed=composed)
 

@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -35,8 +35,22 @@ class Settings(BaseSettings):
     # Retrieval and answers.
     top_k: int = 5
     # Which answerer composes answers (assistant/answer/__init__.py ANSWERERS): "extractive" is the
-    # embedded default, offline and verbatim.
+    # embedded default, offline and verbatim; "llm" writes with the deployment's own model behind an
+    # OpenAI-compatible endpoint (vLLM, Ollama, llama.cpp, a hosted API) and keeps only the sentences
+    # their citations back (assistant/answer/llm.py).
     answerer: str = "extractive"
+    llm_base_url: str = "http://127.0.0.1:8080/v1"
+    llm_model: str = "local"  # the name the endpoint serves (llama.cpp accepts any)
+    llm_api_key: SecretStr | None = None
+    # Seconds the whole LLM answer may take; past it the verified sentences so far stand, or, when
+    # there are none, the extractive answer is given instead.
+    llm_timeout: float = Field(default=30.0, gt=0)
+    llm_max_tokens: int = Field(default=400, ge=16)
+    llm_temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    # The prompt: at most this many passages and characters of passage text (it stays bounded
+    # whatever the index holds; follow-ups give the resolved query, not the whole conversation).
+    llm_passages: int = Field(default=5, ge=1, le=20)
+    llm_prompt_chars: int = Field(default=3000, ge=200)
     candidates: int = 50
     # Reranking (assistant/rerank/): the project's cross-encoder reads the question with each of the
     # hybrid ranking's first rerank_candidates passages and reorders them; rerank_weight is its weight

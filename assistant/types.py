@@ -122,5 +122,11 @@ class Answer(BaseModel):
     query: str = Field(description="The query actually used for retrieval (follow-ups resolved)")
     index_version: str
     reviewed: bool = Field(False, description="Served from an answer a liaison reviewed")
+    answerer: str = Field("extractive", description="What wrote the answer: extractive, llm, curated (a liaison's "
+                                                    "reviewed answer) or refusal")
+    dropped_sentences: int = Field(0, description="Sentences the LLM wrote that the passages they cite do not "
+                                                  "back, left out before anyone saw them")
+    fallback: str | None = Field(None, description="Why the LLM's answer was replaced by the extractive one: "
+                                                   "unreachable, timeout, bad_response, not_found, all_dropped")
     answer_id: int | None = Field(None, description="This answer in the review log: pass it to POST /api/feedback "
                                                     "or POST /api/handoff (absent when not logged)")

@@ -17,11 +17,23 @@ dev set of ../shared/eval/policyqa) and indexes built by the product's indexer f
 
 Retrieval outputs are cached (bench/qa_cache.py). Writes bench/results/policyqa.json
 (policyqa-<model>.json for another ASSISTANT_MODEL, with indexes built by that model).
+
+    python -m bench.policyqa --answerer llm --full-index … --limit 24
+
+The LLM answerer (assistant/answer/llm.py) on the same served top passages of the full index:
+ROUGE-L and hit of its answers (fallbacks included, as a user gets them), the share of the sentences
+the model wrote that verification dropped, how its answers ended (kept, or which fallback), time to
+the first verified sentence and to the whole answer, beside the extractive answers to the same
+questions from the same run. The endpoint is ASSISTANT_LLM_BASE_URL when set, else the small local
+model started here (bench/localllm.py). `--limit N` takes N questions evenly spaced over the set.
+Writes bench/results/policyqa-llm.json.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -41,8 +53,6 @@ TARGET_REFUSED = 0.65
 
 def answer(record: dict[str, Any]) -> str:
     """The product's answer text (citation marks removed) for a cached retrieval."""
-    import re
-
     from assistant.answer.extractive import compose
 
     query = record["keyword_text"] or record["question"]
@@ -111,17 +121,122 @@ def summary(values: list[tuple[float, float, float]]) -> dict[str, float]:
             "F": round(float(arr[:, 2].mean()), 3), "hit": round(float((arr[:, 1] >= HIT_RECALL).mean()), 3)}
 
 
+def evenly(rows: list[dict[str, Any]], limit: int | None) -> list[dict[str, Any]]:
+    """`limit` rows spread evenly over the set (all of them without a limit)."""
+    if not limit or limit >= len(rows):
+        return rows
+    return [rows[i * len(rows) // limit] for i in range(limit)]
+
+
+def llm_run(args: argparse.Namespace) -> None:
+    """The LLM answerer beside the extractive one on the same questions and passages."""
+    import contextlib
+    import os
+
+    from assistant.answer.base import AnswerRequest, ComposedAnswer, Delta
+    from assistant.answer.llm import LlmAnswerer
+    from assistant.answer.support import split_answer
+    from assistant.settings import Settings
+    from bench import localllm
+    from bench.helpers import free_port, percentile
+
+    reasons: dict[str, int] = {}
+
+    class Reasons(logging.Handler):
+        """Tallies why verification dropped each sentence (assistant/answer/verify.py logs it)."""
+
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.msg.startswith("dropped an LLM sentence") and isinstance(record.args, tuple):
+                reason = str(record.args[0]).split(":")[0]
+                reasons[reason] = reasons.get(reason, 0) + 1
+
+    verify_log = logging.getLogger("assistant.answer.verify")
+    verify_log.setLevel(logging.INFO)
+    verify_log.addHandler(Reasons())
+    rows = evenly(load_questions(args.questions), args.limit)
+    full = retrievals(args.full_index, [r["question"] for r in rows], args.cache)
+    overrides = {"answerer": "llm", "llm_timeout": args.llm_timeout, "llm_passages": args.llm_passages,
+                 "llm_prompt_chars": args.llm_prompt_chars, "llm_max_tokens": args.llm_max_tokens}
+    with contextlib.ExitStack() as stack:
+        if os.environ.get("ASSISTANT_LLM_BASE_URL"):
+            settings = Settings(**overrides)
+        else:
+            base = stack.enter_context(localllm.serve(free_port(), ctx=4096, threads=args.llm_threads))
+            overrides["llm_model"] = localllm.MODEL_FILE
+            settings = Settings(llm_base_url=base, **overrides)
+        answerer = LlmAnswerer(settings)
+        print(f"{len(rows)} questions; LLM {settings.llm_model} at {settings.llm_base_url}; "
+              f"{settings.llm_passages} passages, {settings.llm_prompt_chars} chars, {settings.llm_max_tokens} tokens")
+        ours, extractive, first, whole = [], [], [], []
+        ends: dict[str, int] = {}
+        kept = dropped = 0
+        for i, (row, record) in enumerate(zip(rows, full, strict=True)):
+            request = AnswerRequest(row["question"], row["question"], documents(record)[:settings.top_k])
+            started = time.perf_counter()
+            seen: float | None = None
+            composed: ComposedAnswer | None = None
+            for event in answerer.stream(request):
+                if isinstance(event, Delta) and seen is None:
+                    seen = time.perf_counter() - started
+                elif isinstance(event, ComposedAnswer):
+                    composed = event
+            assert composed is not None
+            whole.append(time.perf_counter() - started)
+            if seen is not None and composed.answerer == "llm":
+                first.append(seen)
+            end = composed.fallback or "kept"
+            ends[end] = ends.get(end, 0) + 1
+            if composed.answerer == "llm":
+                kept += len(split_answer(composed.text))
+            dropped += composed.dropped
+            text = re.sub(r"\[\d+\]", "", composed.text)
+            ours.append(rouge_l(text, row["answer"]))
+            extractive.append(rouge_l(answer(record), row["answer"]))
+            print(f"{i + 1}/{len(rows)} {whole[-1]:.1f} s {end} dropped {composed.dropped}: {text[:60]}", flush=True)
+    a, b = summary(ours), summary(extractive)
+    written = kept + dropped
+    share = dropped / written if written else 0.0
+    print(f"LLM answers            ROUGE-L P {a['P']:.3f} R {a['R']:.3f} F {a['F']:.3f}  hit {a['hit']:.3f}")
+    print(f"extractive (same run)  ROUGE-L P {b['P']:.3f} R {b['R']:.3f} F {b['F']:.3f}  hit {b['hit']:.3f}")
+    print(f"sentences the model wrote: {written}, dropped by verification {dropped} ({share:.1%})")
+    print(f"answers: {ends}; why sentences were dropped: {reasons}")
+    print(f"time to first verified sentence (LLM answers, {len(first)}): p50 {percentile(first, 0.5):.1f} s, "
+          f"p90 {percentile(first, 0.9):.1f} s; whole answer p50 {percentile(whole, 0.5):.1f} s, "
+          f"p90 {percentile(whole, 0.9):.1f} s")
+    write_results(results_name("policyqa-llm", settings.model), {
+        "model": settings.model, "llm": settings.llm_model, "questions": str(args.questions), "n": len(rows),
+        "settings": {**{k: v for k, v in overrides.items() if k != "answerer"}, "llm_threads": args.llm_threads},
+        "llm_answers": a, "extractive": b,
+        "sentences": {"written": written, "dropped": dropped, "dropped_share": round(share, 3), "why": reasons},
+        "answers_by_end": ends,
+        "seconds": {"first_verified_p50": round(percentile(first, 0.5), 2),
+                    "first_verified_p90": round(percentile(first, 0.9), 2),
+                    "whole_p50": round(percentile(whole, 0.5), 2), "whole_p90": round(percentile(whole, 0.9), 2)},
+    })
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--questions", type=Path, default=POLICYQA / "dev.jsonl")
     parser.add_argument("--corpus", type=Path, default=POLICYQA / "corpus")
     parser.add_argument("--full-index", type=Path, required=True)
-    parser.add_argument("--half-index", type=Path, required=True)
+    parser.add_argument("--half-index", type=Path)
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
-
-    parser.add_argument("--rerankers", default="off,bundled",
+    parser.add_argument("--rerankers", default="off",
                         help="reranker settings to compare in this run (off, bundled, or a model folder)")
+    parser.add_argument("--answerer", choices=["extractive", "llm"], default="extractive")
+    parser.add_argument("--limit", type=int, default=None, help="with --answerer llm: this many questions")
+    parser.add_argument("--llm-timeout", type=float, default=180.0)
+    parser.add_argument("--llm-passages", type=int, default=3)
+    parser.add_argument("--llm-prompt-chars", type=int, default=1800)
+    parser.add_argument("--llm-max-tokens", type=int, default=200)
+    parser.add_argument("--llm-threads", type=int, default=2, help="threads of the local llama.cpp server")
     args = parser.parse_args()
+    if args.answerer == "llm":
+        llm_run(args)
+        return
+    if args.half_index is None:
+        parser.error("--half-index is required for the extractive run")
 
     from assistant.settings import Settings
 

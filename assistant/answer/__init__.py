@@ -1,7 +1,7 @@
 """Answer: answerers that compose cited answers from passages, evidence checks, conversations.
 
 Answerers are registered here by name; `settings.answerer` picks one. A new answerer is one
-module and one line in `ANSWERERS`.
+module and one line in `ANSWERERS` (a factory taking the settings).
 """
 
 from __future__ import annotations
@@ -11,14 +11,24 @@ from collections.abc import Callable
 from assistant.answer.base import Answerer
 from assistant.answer.extractive import ExtractiveAnswerer
 from assistant.errors import AssistantError
+from assistant.settings import Settings
 
-ANSWERERS: dict[str, Callable[[], Answerer]] = {
-    "extractive": ExtractiveAnswerer,
+
+def _llm(settings: Settings) -> Answerer:
+    from assistant.answer.llm import LlmAnswerer  # imports the OpenAI client only when chosen
+
+    return LlmAnswerer(settings)
+
+
+ANSWERERS: dict[str, Callable[[Settings], Answerer]] = {
+    "extractive": lambda settings: ExtractiveAnswerer(),
+    "llm": _llm,
 }
 
 
-def get_answerer(name: str) -> Answerer:
+def get_answerer(name: str, settings: Settings | None = None) -> Answerer:
     try:
-        return ANSWERERS[name]()
+        factory = ANSWERERS[name]
     except KeyError:
         raise AssistantError(f"unknown answerer {name!r}; known: {', '.join(sorted(ANSWERERS))}") from None
+    return factory(settings or Settings())

@@ -1,4 +1,4 @@
-"""The answerer seam: what any answerer (extractive today, an LLM tomorrow) is given and returns.
+"""The answerer seam: what any answerer (extractive, LLM) is given and returns.
 
 An answerer gets the question, the resolved query and the retrieved passages, and yields its
 answer as it produces it: text parts (`Delta`) and, last, the whole `ComposedAnswer` with the
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from langchain_core.documents import Document
 
@@ -35,6 +35,9 @@ class ComposedAnswer:
     text: str  # every part marked [n]; empty when nothing in the passages answers
     cited: list[int]  # passage indexes in citation order ([1] is cited[0])
     highlights: dict[int, list[tuple[int, int]]] = field(default_factory=dict)  # by passage index
+    answerer: str = ""  # which answerer wrote it; empty: the one that was asked
+    dropped: int = 0  # sentences left out because their citations did not back them
+    fallback: str | None = None  # why another answerer's answer replaced the one asked for
 
 
 class Answerer(Protocol):
@@ -43,6 +46,13 @@ class Answerer(Protocol):
     name: str
 
     def stream(self, request: AnswerRequest) -> Iterator[Delta | ComposedAnswer]: ...
+
+
+@runtime_checkable
+class ReportsHealth(Protocol):
+    """An answerer that depends on something outside the process (an LLM endpoint) says how it is."""
+
+    def health(self) -> dict[str, str | None]: ...
 
 
 def compose(answerer: Answerer, request: AnswerRequest) -> ComposedAnswer:

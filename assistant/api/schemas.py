@@ -33,6 +33,14 @@ class DocumentsResponse(BaseModel):
     index_version: str
 
 
+class LlmHealth(BaseModel):
+    """The LLM endpoint as last probed; its failure never fails the health check (answers fall back)."""
+
+    state: str = Field(description="ok, unreachable, or error (it answered GET /models with an error)")
+    model: str
+    detail: str | None = None
+
+
 class HealthResponse(BaseModel):
     status: str
     index_version: str | None
@@ -40,6 +48,8 @@ class HealthResponse(BaseModel):
     documents: int
     chunks: int
     reason: str | None = None  # why the service is unhealthy
+    answerer: str = Field("extractive", description="The answerer the settings chose")
+    llm: LlmHealth | None = Field(None, description="The LLM endpoint's state, when the answerer uses one")
 
 
 class ErrorResponse(BaseModel):

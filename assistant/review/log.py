@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 CHINA = timezone(timedelta(hours=8), "CST")
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 TABLES = ("answers", "answer_documents", "feedback", "verdicts", "curated", "curated_events", "handoffs",
           "handoff_replies")
@@ -52,7 +52,10 @@ CREATE TABLE IF NOT EXISTS answers (
     evidence REAL,
     min_support REAL,
     index_version TEXT,
-    citations TEXT NOT NULL DEFAULT '[]'
+    citations TEXT NOT NULL DEFAULT '[]',
+    answerer TEXT,
+    dropped INTEGER NOT NULL DEFAULT 0,
+    fallback TEXT
 );
 CREATE INDEX IF NOT EXISTS answers_created ON answers (created_at);
 CREATE INDEX IF NOT EXISTS answers_conversation ON answers (conversation_id);
@@ -136,6 +139,10 @@ CREATE TABLE IF NOT EXISTS handoff_replies (
 CREATE INDEX IF NOT EXISTS handoff_replies_handoff ON handoff_replies (handoff_id);
 """
 
+
+# Columns added after the first schema: (table, column, declaration), added to an older file at open.
+ADDED_COLUMNS = (("answers", "answerer", "TEXT"), ("answers", "dropped", "INTEGER NOT NULL DEFAULT 0"),
+                 ("answers", "fallback", "TEXT"))
 
 # Rows retention may delete, and the answer id each belongs to.
 PRUNABLE = {"answers": "OLD.id", "answer_documents": "OLD.answer_id", "feedback": "OLD.answer_id"}
@@ -223,6 +230,9 @@ class ReviewLog:
             for statement in (SCHEMA + "\n" + append_only_triggers()).split(";\n"):
                 if statement.strip():
                     conn.execute(statement)
+            for table, column, declaration in ADDED_COLUMNS:  # schema 3: which answerer, sentences dropped
+                if column not in {r["name"] for r in conn.execute(f"PRAGMA table_info({table})")}:
+                    conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
             conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     def close(self) -> None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from langchain_core.documents import Document
 
+from assistant.answer.support import citation_highlights, split_answer
 from assistant.indexing.snapshot import IndexSnapshot
 from assistant.review.errors import ReviewInputError
 from assistant.review.schemas import CitationPick
-from assistant.review.support import citation_highlights, split_answer
 from assistant.types import Citation, citation
 
 

@@ -40,6 +40,9 @@ class AnswerRow:
     min_support: float | None
     index_version: str | None
     citations: Json
+    answerer: str | None = None  # None: logged before schema 3
+    dropped: int = 0
+    fallback: str | None = None
 
     @classmethod
     def of(cls, row: dict[str, Any]) -> AnswerRow:
@@ -47,7 +50,8 @@ class AnswerRow:
                    conversation_id=row["conversation_id"], question=row["question"], query=row["query"],
                    answer=row["answer"], refused=bool(row["refused"]), reviewed=bool(row["reviewed"]),
                    curated_id=row["curated_id"], evidence=row["evidence"], min_support=row["min_support"],
-                   index_version=row["index_version"], citations=json.loads(row["citations"]))
+                   index_version=row["index_version"], citations=json.loads(row["citations"]),
+                   answerer=row.get("answerer"), dropped=int(row.get("dropped") or 0), fallback=row.get("fallback"))
 
 
 @dataclass(frozen=True)
@@ -159,13 +163,15 @@ def insert_answer(log: ReviewLog, *, origin: str, conversation_id: str, question
                   refused: bool, reviewed: bool = False, curated_id: int | None = None,
                   evidence: float | None = None, min_support: float | None = None,
                   index_version: str | None = None, citations: Json | None = None,
-                  documents: Sequence[DocumentRow] = ()) -> int:
+                  documents: Sequence[DocumentRow] = (), answerer: str | None = None, dropped: int = 0,
+                  fallback: str | None = None) -> int:
     with log.transaction():
         answer_id = log.insert("answers", {
             "created_at": now(), "origin": origin, "conversation_id": conversation_id, "question": question,
             "query": query, "answer": answer, "refused": int(refused), "reviewed": int(reviewed),
             "curated_id": curated_id, "evidence": evidence, "min_support": min_support,
-            "index_version": index_version, "citations": dumps(citations or []),
+            "index_version": index_version, "citations": dumps(citations or []), "answerer": answerer,
+            "dropped": dropped, "fallback": fallback,
         })
         for doc in documents:
             log.insert("answer_documents", {"answer_id": answer_id, "source": doc.source, "title": doc.title,

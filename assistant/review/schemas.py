@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field
 
+from assistant.answer.support import answer_support, context_text
 from assistant.review.queue import NEEDS_HUMAN
-from assistant.review.support import answer_support
 from assistant.types import Citation
 
 if TYPE_CHECKING:
@@ -43,6 +43,9 @@ class QueueItem(BaseModel):
     documents: list[str] = Field(default_factory=list, description="Titles of the cited documents")
     helpful: bool | None = Field(None, description="The latest feedback")
     verdicts: int = 0
+    answerer: str | None = Field(None, description="What wrote the answer (extractive, llm, curated, refusal)")
+    dropped_sentences: int = Field(0, description="LLM sentences left out: their citations did not back them")
+    fallback: str | None = Field(None, description="Why the LLM's answer was replaced by the extractive one")
 
     @classmethod
     def of(cls, row: QueueRow) -> QueueItem:
@@ -50,7 +53,8 @@ class QueueItem(BaseModel):
         return cls(id=a.id, created_at=a.created_at, status=row.status,
                    needs_human=row.status in NEEDS_HUMAN, waiting_since=row.waiting_since, question=a.question,
                    answer=a.answer, refused=a.refused, reviewed=a.reviewed, evidence=a.evidence,
-                   min_support=a.min_support, documents=row.documents, helpful=row.helpful, verdicts=row.verdicts)
+                   min_support=a.min_support, documents=row.documents, helpful=row.helpful, verdicts=row.verdicts,
+                   answerer=a.answerer, dropped_sentences=a.dropped, fallback=a.fallback)
 
 
 class QueuePage(BaseModel):
@@ -67,6 +71,7 @@ class PassageSupportView(BaseModel):
     char_share: float
     highlights: list[tuple[int, int]]
     missing_figures: list[str] = Field(default_factory=list)
+    missing_bodies: list[str] = Field(default_factory=list)
 
 
 class SentenceView(BaseModel):
@@ -75,14 +80,23 @@ class SentenceView(BaseModel):
     support: float = Field(description="How much of the sentence its best cited passage contains (0..1)")
     weak: bool
     missing_figures: list[str] = Field(default_factory=list)
+    missing_bodies: list[str] = Field(default_factory=list, description="Named bodies none of its passages names")
+    unknown_cites: list[int] = Field(default_factory=list, description="[n] that name no cited passage")
     passages: list[PassageSupportView]
+
+
+def citation_contexts(citations: list[Citation]) -> dict[int, str]:
+    """What the support rule searches besides each passage: its document's title, 文号, issuer, date."""
+    return {c.n: context_text(c.document.title, c.document.doc_number, c.document.issuer, c.document.date,
+                              c.locator) for c in citations}
 
 
 def sentence_views(answer: str, citations: list[Citation], weak_support: float) -> list[SentenceView]:
     """The answer sentence by sentence, each with its support by the passages it cites."""
-    scored = answer_support(answer, {c.n: c.text for c in citations}, weak_support)
+    scored = answer_support(answer, {c.n: c.text for c in citations}, weak_support, citation_contexts(citations))
     return [SentenceView(text=s.text, cites=s.cites, support=s.support, weak=s.weak,
-                         missing_figures=s.missing_figures,
+                         missing_figures=s.missing_figures, missing_bodies=s.missing_bodies,
+                         unknown_cites=s.unknown_cites,
                          passages=[PassageSupportView(**vars(p)) for p in s.passages]) for s in scored]
 
 

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
+from assistant.answer.support import min_support
 from assistant.errors import AssistantError
 from assistant.indexing.snapshot import IndexSnapshot, LiveIndex
 from assistant.indexing.versions import VersionStore
@@ -50,9 +51,9 @@ from assistant.review.schemas import (
     Verdict,
     VerdictResult,
     VerdictView,
+    citation_contexts,
     sentence_views,
 )
-from assistant.review.support import min_support
 from assistant.settings import Settings
 from assistant.types import Answer, Citation, citation
 
@@ -142,12 +143,14 @@ class ReviewService:
             documents.setdefault(c.document.source, repository.DocumentRow(
                 source=c.document.source, title=c.document.title,
                 sha256=manifest.get(c.document.source, {}).get("sha256")))
-        weakest = None if response.refused else min_support(response.answer, {c.n: c.text for c in response.citations})
+        weakest = None if response.refused else min_support(response.answer, {c.n: c.text for c in response.citations},
+                                                            citation_contexts(response.citations))
         return repository.insert_answer(
             self.log, origin=origin, conversation_id=response.conversation_id, question=question,
             query=response.query, answer=response.answer, refused=response.refused, reviewed=response.reviewed,
             curated_id=curated_id, evidence=None if evidence is None else round(float(evidence), 4),
-            min_support=weakest, index_version=response.index_version,
+            min_support=weakest, index_version=response.index_version, answerer=response.answerer,
+            dropped=response.dropped_sentences, fallback=response.fallback,
             citations=[c.model_dump(mode="json") for c in response.citations], documents=list(documents.values()))
 
     # --- curated answers -------------------------------------------------------------------------
@@ -166,7 +169,7 @@ class ReviewService:
             return None
         response = Answer(answer=curated.answer, citations=[Citation(**c) for c in curated.citations],
                                refused=False, conversation_id=conversation_id, query=query,
-                               index_version=snapshot.version, reviewed=True)
+                               index_version=snapshot.version, reviewed=True, answerer="curated")
         return self.record(response, question, None, logged=logged, origin="curated", curated_id=curated.id)
 
     def sync(self, snapshot: IndexSnapshot | None = None) -> list[int]:
