@@ -9,6 +9,7 @@ answer); `ask` and `answer` return the final answer alone.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -27,6 +28,13 @@ from assistant.text import cited_parts
 from assistant.types import Answer, Citation, citation
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _visible(text: str) -> str:
+    """The text without control and format characters (zero-width spaces, bidi overrides, BOMs: Unicode
+    categories Cc and Cf except tab and newlines): they carry no words, and a bidi override in the log
+    would make a liaison read a question backwards."""
+    return "".join(ch for ch in _CONTROL.sub("", text) if unicodedata.category(ch) != "Cf")
 
 REFUSAL = "抱歉，已索引的政策文件中没有找到能够回答这个问题的内容，因此无法给出答复。"
 COVERS = "目前索引了{n}份文件，例如{titles}。"
@@ -80,7 +88,10 @@ class Assistant:
     def check_question(self, question: str) -> str:
         if not isinstance(question, str):
             raise BadQuestionError("the question must be text", zh="问题必须是文字。")
-        cleaned = _CONTROL.sub("", question).strip()
+        cleaned = _visible(question).strip()
+        if not cleaned and question.strip():
+            raise BadQuestionError("the question holds only invisible characters (control or format characters, "
+                                   "e.g. U+200B): please type a question", zh="问题中只有不可见字符，请输入问题。")
         if not cleaned:
             raise BadQuestionError("the question is empty: please type a question", zh="请输入问题。")
         limit = self.settings.max_question_chars

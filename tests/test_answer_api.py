@@ -205,6 +205,24 @@ def test_bad_input_gets_a_4xx_with_a_message(client: TestClient, body: dict, sta
     assert isinstance(response.json()["detail"], str) and response.json()["detail"]
 
 
+@pytest.mark.parametrize("invisible", ["\u200b\u202e\ufeff", " \u200b\u3000\ufeff\n\u2066\u202c "])
+def test_a_question_of_invisible_characters_is_refused_and_not_logged(client: TestClient, invisible: str) -> None:
+    log = client.app.state.assistant.review.log  # type: ignore[attr-defined]
+    before = log.scalar("SELECT COUNT(*) FROM answers")
+    for response in (client.post("/api/ask", json={"question": invisible}),
+                     client.post("/api/chat/stream", json={"question": invisible}),
+                     client.get("/api/search", params={"q": invisible})):
+        assert response.status_code == 400, response.text
+        assert "invisible characters" in response.json()["detail"]
+    assert log.scalar("SELECT COUNT(*) FROM answers") == before  # nothing answered, nothing logged
+    # Inside a real question they are dropped: the override cannot reach the log or the retrieval.
+    body = client.post("/api/ask", json={"question": "天津布局建设了\u202e多少家概念验证平台？\u200b"}).json()
+    assert "\u202e" not in body["query"] and "\u200b" not in body["query"] and "25" in body["answer"]
+    assert log.scalar("SELECT COUNT(*) FROM answers") == before + 1
+    question = log.scalar("SELECT question FROM answers ORDER BY id DESC LIMIT 1")
+    assert question == "天津布局建设了多少家概念验证平台？"
+
+
 def test_malformed_json_and_bad_search_params(client: TestClient) -> None:
     response = client.post("/api/ask", content=b"{not json", headers={"content-type": "application/json"})
     assert response.status_code == 422
