@@ -29,8 +29,9 @@ def documents(assistant: AssistantDep) -> DocumentsResponse:
 
 @router.get("/health", response_model=HealthResponse)
 def health(assistant: AssistantDep) -> HealthResponse | JSONResponse:
-    """200 "ok" while the live version serves; 200 "no index" before the first build; 503 "unhealthy"
-    with the reason when the live version cannot be served (damaged, built with another model)."""
+    """200 "ok" while the live version serves; 200 "no index" before the first build (no CURRENT);
+    503 "unhealthy" with the reason when the live version cannot be served (damaged, CURRENT naming a
+    missing version, built with another model)."""
     try:
         snapshot = assistant.index.snapshot()
     except IndexNotBuiltError:
