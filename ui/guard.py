@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
 
 from fastapi import FastAPI
 from starlette.routing import Mount
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 # Paths inside one mounted page (after its mount prefix); anything else is 404.
 OPEN = re.compile(
@@ -27,7 +27,7 @@ OPEN = re.compile(
 CLOSED_BODY = json.dumps({"detail": "该接口未开放。"}, ensure_ascii=False).encode()
 
 
-def route_path(scope: dict[str, Any]) -> str:
+def route_path(scope: Scope) -> str:
     """The path inside the mounted app (Starlette keeps the full path and grows root_path)."""
     path: str = scope.get("path", "")
     root: str = scope.get("root_path", "")
@@ -39,10 +39,10 @@ def route_path(scope: dict[str, Any]) -> str:
 class GradioGuard:
     """Pure ASGI wrapper around one mounted Gradio app: allow-listed paths pass, the rest is 404."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket") and not OPEN.fullmatch(route_path(scope)):
             if scope["type"] == "websocket":  # no page uses one: refuse the handshake
                 await send({"type": "websocket.close", "code": 1008})
