@@ -13,17 +13,20 @@ import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from langchain_core.documents import Document
+
 from assistant.answer import get_answerer
 from assistant.answer.answerability import probability, signals
 from assistant.answer.base import Answerer, AnswerRequest, ComposedAnswer, Delta
 from assistant.answer.conversation import Conversation, ConversationStore, resolve
-from assistant.answer.evidence import relevance
+from assistant.answer.evidence import coverage, relevance, term_weights
 from assistant.errors import BadQuestionError
 from assistant.indexing.snapshot import LiveIndex
 from assistant.retrieve.query import clean_for_keywords
 from assistant.retrieve.retriever import Retrieval, make_retriever
 from assistant.review.service import ReviewService
 from assistant.settings import Settings
+from assistant.store.keyword import tokenize
 from assistant.text import cited_parts
 from assistant.types import Answer, Citation, citation
 
@@ -61,6 +64,21 @@ def answerability(query: str, retrieval: Retrieval) -> float:
     keywords = clean_for_keywords(query) or query
     index = retrieval.snapshot.keyword
     return probability(signals(keywords, retrieval.docs, index.document_frequency, index.num_docs))
+
+
+def aspect_unsupported(question: str, query: str, docs: list[Document]) -> bool:
+    """A follow-up resolved onto the conversation's subject (申请条件呢 → 中试平台建设 申请条件呢) asks
+    about its own words: when they weigh something and no passage holds any of them, the passages
+    answer the subject, not the question (the seed says nothing of 申请条件)."""
+    if query == question:
+        return False
+    tokens = tokenize(clean_for_keywords(question) or question)
+    weights = term_weights(tokens)
+    if not any(weights.get(t, 0.0) > 0 for t in tokens):
+        return False  # only common words (有多少家？): nothing to check them by
+    meta = [d.metadata for d in docs]
+    texts = [f"{m.get('title', '')} {m.get('locator', '')} {d.page_content}" for m, d in zip(meta, docs, strict=True)]
+    return all(coverage(tokens, text, weights) == 0.0 for text in texts)
 
 
 def refusal(query: str, retrieval: Retrieval, floor: float) -> tuple[str, list[Citation]]:
@@ -156,7 +174,10 @@ class Assistant:
         exact = [d for d in found.docs if d.metadata.get("exact")]
         pool = exact or found.docs
         composed: ComposedAnswer | None = None
-        if score >= self.settings.min_answerability:
+        answerable = score >= self.settings.min_answerability
+        if answerable and not exact and aspect_unsupported(question, query, pool):
+            answerable = False  # the passages hold nothing of what the follow-up asks about
+        if answerable:
             request = AnswerRequest(question, query, pool, parsed.article if exact else None)
             for event in self.answerer.stream(request):
                 if isinstance(event, ComposedAnswer):
