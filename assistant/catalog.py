@@ -8,21 +8,23 @@ file that was indexed (same sha256).
 
 from __future__ import annotations
 
-import hashlib
+import os
 import re
 import threading
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 from assistant.answer.evidence import relevance
+from assistant.documents import document_id
 from assistant.errors import AssistantError, NotFoundError
 from assistant.indexing.snapshot import IndexSnapshot
-from assistant.load import file_hash
+from assistant.load import file_hash, sidecar_path
 from assistant.numerals import NUMBER, ORDINAL
 from assistant.store.keyword import tokenize
-from assistant.types import DocumentInfo
+from assistant.types import Answer, Citation, DocumentInfo
 
 if TYPE_CHECKING:
     from assistant.service import Assistant
@@ -55,11 +57,6 @@ class RelatedDocument:
     info: DocumentInfo
     locator: str  # where in it the closest passage is
     evidence: float
-
-
-def document_id(source: str) -> str:
-    """The short stable id of a document: the prefix of its chunk ids (assistant/chunk)."""
-    return hashlib.sha1(source.encode("utf-8")).hexdigest()[:12]
 
 
 def document_info(snapshot: IndexSnapshot, source: str) -> DocumentInfo:
@@ -104,6 +101,83 @@ def _original(settings_corpus: Path, source: str, sha256: str | None) -> Path | 
     return path if file_hash(path) == sha256 else None  # the file (and its sidecar) as indexed
 
 
+_ORIGINALS: dict[tuple[str, str], tuple[tuple[int, ...], bool]] = {}
+_ORIGINALS_LOCK = threading.Lock()
+
+
+def _stamp(path: Path) -> tuple[int, ...]:
+    """Size and time of a file and of its sidecar: what changes when either is edited."""
+    stamp: list[int] = []
+    for item in (path, sidecar_path(path)):
+        try:
+            st = os.stat(item)
+            stamp += [st.st_size, st.st_mtime_ns, st.st_ino]
+        except OSError:
+            stamp += [-1, -1, -1]
+    return tuple(stamp)
+
+
+def has_original(corpus_dir: Path, source: str, sha256: str | None) -> bool:
+    """Whether the corpus still holds the file as indexed: hashed once per change of the file's size or
+    time, so every answer can say where its originals are without reading them each time."""
+    if not sha256:
+        return False
+    path = corpus_dir.resolve() / source
+    stamp = _stamp(path)
+    with _ORIGINALS_LOCK:
+        known = _ORIGINALS.get((source, sha256))
+    if known is not None and known[0] == stamp:
+        return known[1]
+    found = _original(corpus_dir, source, sha256) is not None
+    with _ORIGINALS_LOCK:
+        if len(_ORIGINALS) > 4096:  # documents × versions; a bound, not a working set
+            _ORIGINALS.clear()
+        _ORIGINALS[(source, sha256)] = (stamp, found)
+    return found
+
+
+def passage_path(doc_id: str, chunk_id: str | None, highlights: list[tuple[int, int]]) -> str:
+    """The document page scrolled to a passage with its cited spans marked, relative to the site root
+    (the pages link it as is; the API puts its root path in front)."""
+    if chunk_id is None:
+        return f"documents/{doc_id}"
+    spans = ",".join(f"{int(s)}-{int(e)}" for s, e in highlights)
+    return f"documents/{doc_id}?p={quote(chunk_id)}&hl={quote(spans)}#p-{quote(chunk_id)}"
+
+
+def with_links(assistant: Assistant, citations: list[Citation], root: str = "") -> list[Citation]:
+    """The citations with their page and original URLs (`root`: the app's root path, "" or "/prefix").
+
+    The passage anchor is found in the live version by document and exact text, so a reviewed answer
+    served later still links its passages; without a live index the URLs stay None."""
+    if not citations:
+        return citations
+    try:
+        snapshot = assistant.index.snapshot()
+    except AssistantError:
+        return citations
+    linked = []
+    for item in citations:
+        source = item.document.source
+        if source not in snapshot.documents:
+            linked.append(item)
+            continue
+        doc_id = document_id(source)
+        chunk = passage_id(snapshot, source, item.text)
+        sha = snapshot.manifest.get("documents", {}).get(source, {}).get("sha256")
+        original = f"{root}/documents/{doc_id}/original" if has_original(assistant.settings.corpus_dir, source,
+                                                                          sha) else None
+        linked.append(item.model_copy(update={"url": f"{root}/{passage_path(doc_id, chunk, item.highlights)}",
+                                              "original_url": original}))
+    return linked
+
+
+def link_answer(assistant: Assistant, answer: Answer, root: str = "") -> Answer:
+    """The answer with every citation and related passage linked (see `with_links`)."""
+    return answer.model_copy(update={"citations": with_links(assistant, answer.citations, root),
+                                     "related": with_links(assistant, answer.related, root)})
+
+
 def read_document(assistant: Assistant, doc_id: str) -> DocumentText:
     """The whole indexed text of one document, passage by passage in reading order."""
     snapshot = assistant.index.snapshot()
@@ -120,8 +194,8 @@ def read_document(assistant: Assistant, doc_id: str) -> DocumentText:
         passages.append(passage)
         previous = passage
     sha = snapshot.manifest.get("documents", {}).get(source, {}).get("sha256")
-    has_original = _original(assistant.settings.corpus_dir, source, sha) is not None
-    return DocumentText(doc_id, document_info(snapshot, source), passages, snapshot.version, has_original)
+    original = has_original(assistant.settings.corpus_dir, source, sha)
+    return DocumentText(doc_id, document_info(snapshot, source), passages, snapshot.version, original)
 
 
 def original_file(assistant: Assistant, doc_id: str) -> tuple[Path, str]:

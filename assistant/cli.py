@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -14,6 +14,9 @@ from rich.table import Table
 
 from assistant.errors import AssistantError
 from assistant.settings import Settings
+
+if TYPE_CHECKING:
+    from assistant.client import Backend
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Policy enquiry assistant.")
 console = Console()
@@ -116,6 +119,42 @@ def _print_report(report: Any) -> None:
         err_console.print("[red]error:[/red] nothing could be indexed; see the reasons above")
 
 
+LocalOpt = Annotated[bool, typer.Option("--local", help="Answer in this process even when a server is up.")]
+
+
+def _backend(settings: Settings, local: bool) -> Backend:
+    """A running server serving this index (fast), else the assistant in this process (loads the model)."""
+    from assistant.client import LocalBackend, backend, server_url
+
+    found = backend(settings, local=local)
+    if isinstance(found, LocalBackend) and not local:
+        err_console.print(f"[dim]no server serving this index at {server_url(settings)}: loading the model here "
+                          "(about 15 s); `assistant serve` in another shell answers each question at once[/dim]")
+    return found
+
+
+def _call(call: Any, *args: Any) -> Any:
+    """Run a backend call; errors of either backend exit with their message (and code, in-process)."""
+    from assistant.client import ServerError
+
+    try:
+        return call(*args)
+    except AssistantError as err:
+        _fail(err)
+    except ServerError as err:
+        err_console.print(f"[red]error:[/red] {err}")
+        raise typer.Exit(1) from None
+
+
+def _print_answer(response: dict[str, Any]) -> None:
+    console.print(response["answer"], markup=False, highlight=False)
+    console.print()
+    for c in response["citations"]:
+        d = c["document"]
+        line = " ".join(str(v) for v in (d.get("title"), d.get("doc_number"), d.get("issuer"), d.get("date")) if v)
+        console.print(f"[{c['n']}] {line} — {c['locator']}", markup=False, highlight=False)
+
+
 @app.command()
 def search(
     query: str,
@@ -123,21 +162,18 @@ def search(
     as_json: Annotated[bool, typer.Option("--json")] = False,
     corpus: CorpusOpt = None,
     index: IndexOpt = None,
+    local: LocalOpt = False,
 ) -> None:
-    """Show the passages the retriever finds for a query."""
-    from assistant.service import Assistant
-
-    try:
-        passages = Assistant(_settings(corpus, index)).search(query, k=k)
-    except AssistantError as err:
-        _fail(err)
-        return
+    """Show the passages the retriever finds for a query (through a running server when one is up)."""
+    settings = _settings(corpus, index)
+    found = _backend(settings, local)
+    passages = _call(found.search, query, k)["passages"]
     if as_json:
-        print(json.dumps({"passages": [p.model_dump() for p in passages]}, ensure_ascii=False, indent=1))
+        print(json.dumps({"passages": passages}, ensure_ascii=False, indent=1))
         return
     for p in passages:
-        console.print(f"[bold][{p.n}] {p.document.title}[/bold] {p.locator}  score={p.score:.3f}")
-        console.print(p.text)
+        console.print(f"[bold][{p['n']}] {p['document']['title']}[/bold] {p['locator']}  score={p['score']:.3f}")
+        console.print(p["text"], markup=False, highlight=False)
         console.print()
 
 
@@ -147,23 +183,56 @@ def ask(
     as_json: Annotated[bool, typer.Option("--json")] = False,
     corpus: CorpusOpt = None,
     index: IndexOpt = None,
+    local: LocalOpt = False,
 ) -> None:
-    """Answer a question with cited passages."""
-    from assistant.service import Assistant
+    """Answer a question with cited passages (through a running server when one is up)."""
+    settings = _settings(corpus, index)
+    found = _backend(settings, local)
+    response = _call(found.ask, question)
+    if as_json:
+        print(json.dumps(response, ensure_ascii=False, indent=1))
+        return
+    _print_answer(response)
+
+
+def _ask_in(found: Backend, question: str, conversation: str | None) -> dict[str, Any]:
+    """A question of the chat; a conversation the server no longer knows (restarted, expired) starts anew."""
+    from assistant.client import ServerError
+    from assistant.errors import UnknownConversationError
 
     try:
-        response = Assistant(_settings(corpus, index)).ask(question)
-    except AssistantError as err:
-        _fail(err)
-        return
-    if as_json:
-        print(json.dumps(response.model_dump(), ensure_ascii=False, indent=1))
-        return
-    console.print(response.answer)
-    console.print()
-    for c in response.citations:
-        d = c.document
-        console.print(f"[{c.n}] {d.title} {d.doc_number or ''} {d.issuer or ''} {d.date or ''} — {c.locator}")
+        result: dict[str, Any] = found.ask(question, conversation)
+    except (ServerError, UnknownConversationError) as err:
+        if conversation is None or getattr(err, "status", None) != 404:
+            raise
+        err_console.print("[dim]the conversation expired: starting a new one[/dim]")
+        result = found.ask(question, None)
+    return result
+
+
+@app.command()
+def chat(
+    corpus: CorpusOpt = None,
+    index: IndexOpt = None,
+    local: LocalOpt = False,
+) -> None:
+    """Ask question after question (follow-ups keep their subject); the model loads once. An empty
+    line, `exit` or Ctrl-D ends."""
+    settings = _settings(corpus, index)
+    found = _backend(settings, local)
+    conversation: str | None = None
+    err_console.print(f"[dim]answering through {found.where}; an empty line ends[/dim]")
+    while True:
+        try:
+            question = input("问> ").strip()
+        except EOFError:
+            break
+        if not question or question in ("exit", "quit"):
+            break
+        response = _call(_ask_in, found, question, conversation)
+        conversation = response["conversation_id"]
+        _print_answer(response)
+        console.print("—" * 20, markup=False)
 
 
 @app.command()

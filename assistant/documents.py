@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 REPEALED = ("已废止", "废止", "失效", "已失效")
+IN_FORCE = "现行有效"  # the status of a document nothing marks otherwise
+SUPERSEDED = "被替代"
+
+
+def document_id(source: str) -> str:
+    """The short stable id of a document (its page is /documents/{id}): the prefix of its chunk ids."""
+    return hashlib.sha1(source.encode("utf-8")).hexdigest()[:12]
 
 
 @dataclass

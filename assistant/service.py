@@ -9,24 +9,35 @@ answer); `ask` and `answer` return the final answer alone.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
+
+from langchain_core.documents import Document
 
 from assistant.answer import get_answerer
 from assistant.answer.answerability import probability, signals
 from assistant.answer.base import Answerer, AnswerRequest, ComposedAnswer, Delta
 from assistant.answer.conversation import Conversation, Conversations, conversation_store, resolve
-from assistant.answer.evidence import relevance
+from assistant.answer.evidence import coverage, relevance, term_weights
 from assistant.errors import BadQuestionError
 from assistant.indexing.snapshot import LiveIndex
 from assistant.retrieve.query import clean_for_keywords
 from assistant.retrieve.retriever import Retrieval, make_retriever
 from assistant.review.service import ReviewService
 from assistant.settings import Settings
+from assistant.store.keyword import tokenize
 from assistant.text import cited_parts
 from assistant.types import Answer, Citation, citation
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _visible(text: str) -> str:
+    """The text without control and format characters (zero-width spaces, bidi overrides, BOMs: Unicode
+    categories Cc and Cf except tab and newlines): they carry no words, and a bidi override in the log
+    would make a liaison read a question backwards."""
+    return "".join(ch for ch in _CONTROL.sub("", text) if unicodedata.category(ch) != "Cf")
 
 REFUSAL = "抱歉，已索引的政策文件中没有找到能够回答这个问题的内容，因此无法给出答复。"
 COVERS = "目前索引了{n}份文件，例如{titles}。"
@@ -55,6 +66,21 @@ def answerability(query: str, retrieval: Retrieval) -> float:
     return probability(signals(keywords, retrieval.docs, index.document_frequency, index.num_docs))
 
 
+def aspect_unsupported(question: str, query: str, docs: list[Document]) -> bool:
+    """A follow-up resolved onto the conversation's subject (申请条件呢 → 中试平台建设 申请条件呢) asks
+    about its own words: when they weigh something and no passage holds any of them, the passages
+    answer the subject, not the question (the seed says nothing of 申请条件)."""
+    if query == question:
+        return False
+    tokens = tokenize(clean_for_keywords(question) or question)
+    weights = term_weights(tokens)
+    if not any(weights.get(t, 0.0) > 0 for t in tokens):
+        return False  # only common words (有多少家？): nothing to check them by
+    meta = [d.metadata for d in docs]
+    texts = [f"{m.get('title', '')} {m.get('locator', '')} {d.page_content}" for m, d in zip(meta, docs, strict=True)]
+    return all(coverage(tokens, text, weights) == 0.0 for text in texts)
+
+
 def refusal(query: str, retrieval: Retrieval, floor: float) -> tuple[str, list[Citation]]:
     """The refusal: what the index covers, the hand-off, and the passages that clear the relevance
     floor (none when nothing is close: a weather question lists no policy)."""
@@ -79,7 +105,10 @@ class Assistant:
     def check_question(self, question: str) -> str:
         if not isinstance(question, str):
             raise BadQuestionError("the question must be text", zh="问题必须是文字。")
-        cleaned = _CONTROL.sub("", question).strip()
+        cleaned = _visible(question).strip()
+        if not cleaned and question.strip():
+            raise BadQuestionError("the question holds only invisible characters (control or format characters, "
+                                   "e.g. U+200B): please type a question", zh="问题中只有不可见字符，请输入问题。")
         if not cleaned:
             raise BadQuestionError("the question is empty: please type a question", zh="请输入问题。")
         limit = self.settings.max_question_chars
@@ -148,7 +177,10 @@ class Assistant:
         exact = [d for d in found.docs if d.metadata.get("exact")]
         pool = exact or found.docs
         composed: ComposedAnswer | None = None
-        if score >= self.settings.min_answerability:
+        answerable = score >= self.settings.min_answerability
+        if answerable and not exact and aspect_unsupported(question, query, pool):
+            answerable = False  # the passages hold nothing of what the follow-up asks about
+        if answerable:
             request = AnswerRequest(question, query, pool, parsed.article if exact else None)
             for event in self.answerer.stream(request):
                 if isinstance(event, ComposedAnswer):

@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import Any, TypedDict
 
 from langchain_core.documents import Document
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
-from assistant.documents import DocumentMeta
+from assistant.documents import IN_FORCE, SUPERSEDED, DocumentMeta, document_id
 
 
 class ChunkMeta(TypedDict, total=False):
@@ -76,13 +76,19 @@ class DocumentInfo(BaseModel):
     doc_number: str | None = None
     issuer: str | None = None
     date: str | None = None
-    status: str | None = Field(None, description="As stated in the document, or 被替代 when superseded")
+    status: str | None = Field(None, description="As stated in the document; else 被替代 when superseded, "
+                                             "现行有效 when nothing marks it otherwise")
     in_force: bool = True
     source: str
 
+    @computed_field(description="The document's id: its page is /documents/{id}, its JSON /api/documents/{id}")
+    def id(self) -> str:
+        # Derived, never stored: an id cannot disagree with its source, in old log rows either.
+        return document_id(self.source)
+
     @classmethod
     def of(cls, meta: DocumentMeta) -> DocumentInfo:
-        status = meta.status or ("被替代" if meta.superseded_by else None)
+        status = meta.status or (SUPERSEDED if meta.superseded_by else IN_FORCE if meta.in_force else None)
         return cls(title=meta.title, doc_number=meta.doc_number or None, issuer=meta.issuer or None,
                    date=meta.date or None, status=status, in_force=meta.in_force, source=meta.source)
 
@@ -97,6 +103,10 @@ class Citation(BaseModel):
     highlights: list[tuple[int, int]] = Field(default_factory=list,
                                               description="[start, end) offsets of cited sentences in text")
     score: float
+    url: str | None = Field(None, description="The passage on its document's page (/documents/{id}?p=…&hl=…"
+                                              "#p-…), the cited sentences marked; set by the HTTP API")
+    original_url: str | None = Field(None, description="The indexed file (/documents/{id}/original) while the "
+                                                       "corpus still holds it unchanged; set by the HTTP API")
 
 
 def citation(n: int, doc: Document, highlights: list[tuple[int, int]] | None = None) -> Citation:
@@ -104,7 +114,8 @@ def citation(n: int, doc: Document, highlights: list[tuple[int, int]] | None = N
     meta = chunk_meta(doc)
     info = DocumentInfo.of(DocumentMeta.from_dict(dict(meta)))
     if not meta.get("in_force", True):  # a chunk's flag is set at build time, after supersession
-        info = info.model_copy(update={"in_force": False, "status": info.status or "被替代"})
+        status = info.status if info.status and info.status != IN_FORCE else SUPERSEDED
+        info = info.model_copy(update={"in_force": False, "status": status})
     return Citation(n=n, document=info, locator=meta["locator"], text=doc.page_content,
                     highlights=highlights or [], score=round(float(meta.get("score", 0.0)), 4))
 

@@ -12,6 +12,7 @@ from langchain_core.documents import Document
 
 from assistant.answer.base import AnswerRequest, ComposedAnswer, Delta
 from assistant.api.app import create_app
+from assistant.catalog import document_id
 from assistant.indexing.service import run_index
 from assistant.indexing.snapshot import LiveIndex
 from assistant.retrieve.retriever import HybridRetriever, Retriever
@@ -71,6 +72,46 @@ def test_seed_question_answered_with_citation(client: TestClient) -> None:
     assert_grounded(body)
     for field in ("conversation_id", "query", "index_version"):
         assert body[field]
+
+
+def assert_linked(client: TestClient, citation: dict, settings: Settings, root: str = "") -> None:
+    """A citation names its document by id and links its page (at the passage, cited spans marked) and
+    its original file, and both links answer."""
+    document = citation["document"]
+    doc_id = document_id(document["source"])
+    assert document["id"] == doc_id
+    assert document["status"] and (document["in_force"] is (document["status"] not in ("已废止", "被替代")))
+    url, original = citation["url"], citation["original_url"]
+    assert url.startswith(f"{root}/documents/{doc_id}?p={doc_id}") and f"#p-{doc_id}" in url, url
+    page = client.get(url.removeprefix(root))
+    assert page.status_code == 200 and 'class="passage cited"' in page.text
+    for start, end in citation["highlights"]:  # the page marks what the answer cites
+        assert f"<mark>{citation['text'][start:end][:20]}" in page.text
+    assert original == f"{root}/documents/{doc_id}/original"
+    body = client.get(original.removeprefix(root))
+    assert body.status_code == 200 and body.content == (settings.corpus_dir / document["source"]).read_bytes()
+
+
+def test_citations_carry_document_id_page_original_and_status(client: TestClient, settings: Settings) -> None:
+    body = client.post("/api/ask", json={"question": "天津布局建设了多少家概念验证平台？"}).json()
+    assert body["refused"] is False and body["citations"]
+    for cited in body["citations"]:
+        assert_linked(client, cited, settings)
+    seed = body["citations"][0]["document"]
+    assert seed["title"] == SEED_TITLE and seed["status"] == "现行有效"  # no stated status: in force
+    law = client.post("/api/ask", json={"question": "促进科技成果转化法第十条是怎么规定的？"}).json()
+    assert law["citations"][0]["document"]["status"] == "现行有效"  # as the statute's record states
+    assert_linked(client, law["citations"][0], settings)
+    found = client.get("/api/search", params={"q": "科技成果转化 财政资金", "k": 2}).json()["passages"]
+    for passage in found:
+        assert_linked(client, passage, settings)
+
+
+def test_citation_links_follow_the_root_path(settings: Settings) -> None:
+    """Behind a proxy prefix the links start with it (the proxy strips it before the app)."""
+    prefixed = TestClient(create_app(settings, ui=False), root_path="/policy")
+    body = prefixed.post("/api/ask", json={"question": "天津布局建设了多少家概念验证平台？"}).json()
+    assert_linked(prefixed, body["citations"][0], settings, root="/policy")
 
 
 def test_out_of_scope_question_is_refused(client: TestClient) -> None:
@@ -164,6 +205,24 @@ def test_bad_input_gets_a_4xx_with_a_message(client: TestClient, body: dict, sta
     assert isinstance(response.json()["detail"], str) and response.json()["detail"]
 
 
+@pytest.mark.parametrize("invisible", ["\u200b\u202e\ufeff", " \u200b\u3000\ufeff\n\u2066\u202c "])
+def test_a_question_of_invisible_characters_is_refused_and_not_logged(client: TestClient, invisible: str) -> None:
+    log = client.app.state.assistant.review.log  # type: ignore[attr-defined]
+    before = log.scalar("SELECT COUNT(*) FROM answers")
+    for response in (client.post("/api/ask", json={"question": invisible}),
+                     client.post("/api/chat/stream", json={"question": invisible}),
+                     client.get("/api/search", params={"q": invisible})):
+        assert response.status_code == 400, response.text
+        assert "invisible characters" in response.json()["detail"]
+    assert log.scalar("SELECT COUNT(*) FROM answers") == before  # nothing answered, nothing logged
+    # Inside a real question they are dropped: the override cannot reach the log or the retrieval.
+    body = client.post("/api/ask", json={"question": "天津布局建设了\u202e多少家概念验证平台？\u200b"}).json()
+    assert "\u202e" not in body["query"] and "\u200b" not in body["query"] and "25" in body["answer"]
+    assert log.scalar("SELECT COUNT(*) FROM answers") == before + 1
+    question = log.scalar("SELECT question FROM answers ORDER BY id DESC LIMIT 1")
+    assert question == "天津布局建设了多少家概念验证平台？"
+
+
 def test_malformed_json_and_bad_search_params(client: TestClient) -> None:
     response = client.post("/api/ask", content=b"{not json", headers={"content-type": "application/json"})
     assert response.status_code == 422
@@ -182,6 +241,10 @@ def test_stream_sends_retrieval_then_answer_then_final(client: TestClient) -> No
     deltas = "".join(json.loads(data)["text"] for name, data in events if name == "delta")
     final = json.loads(events[-1][1])
     assert deltas == final["answer"] and "25" in final["answer"]
+    preview = json.loads(events[0][1])["passages"]
+    assert preview and all(p["document_id"] and p["url"].startswith(f"/documents/{p['document_id']}?p=")
+                           for p in preview)
+    assert all(c["url"] and c["original_url"] and c["document"]["id"] for c in final["citations"])
 
 
 def test_stream_rejects_bad_input_before_streaming(client: TestClient) -> None:

@@ -14,7 +14,7 @@ from assistant.answer.base import AnswerRequest, ComposedAnswer, Delta, compose
 from assistant.answer.conversation import Conversation, is_follow_up, resolve
 from assistant.answer.evidence import coverage, term_weights
 from assistant.answer.extractive import ExtractiveAnswerer, quote_article
-from assistant.documents import DocumentMeta
+from assistant.documents import DocumentMeta, document_id
 from assistant.errors import AssistantError, BadQuestionError, NotFoundError, UnauthorizedError
 from assistant.indexing.snapshot import IndexSnapshot
 from assistant.retrieve.query import parse_query
@@ -122,6 +122,8 @@ def test_sentences_keep_offsets_and_end_marks() -> None:
 def test_citation_carries_the_document_and_the_in_force_rule() -> None:
     live = citation(1, passage(PLATFORM))
     assert live.document.in_force and live.document.doc_number is None and live.document.issuer == "示例局"
+    assert live.document.status == "现行有效"  # nothing marks it otherwise: not None beside in_force
+    assert live.document.id == document_id(live.document.source) and len(live.document.id) == 12
     replaced = citation(2, passage(PLATFORM, superseded_by="new.txt", in_force=False))
     assert not replaced.document.in_force and replaced.document.status == "被替代"
     repealed = DocumentMeta(title="x", source="x.txt", status="已废止")

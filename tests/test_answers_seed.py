@@ -94,6 +94,12 @@ def test_conditions_follow_up_and_a_detail_that_narrows(assistant: Assistant) ->
     first = assistant.ask("中试平台建设有什么支持政策？")
     conditions = assistant.ask("申请条件呢？", first.conversation_id)
     assert "中试平台" in conditions.query and "申请条件" in conditions.query
+    # The seed states no application conditions (no 条件 anywhere in it): a sentence about 中试平台 is
+    # no answer to 申请条件, so the follow-up is refused, its subject's passages listed as related only.
+    assert "条件" not in "".join(c.text for c in first.citations + conditions.related)
+    assert conditions.refused and conditions.citations == [], conditions.answer
+    assert not re.search(r"\[\d+\]", conditions.answer) and "没有找到" in conditions.answer
+    assert conditions.related and all("中试" in c.text for c in conditions.related)
 
     platforms = assistant.ask("天津布局建设了多少家概念验证平台？")
     detail = assistant.ask("其中重点在哪个领域？", platforms.conversation_id)

@@ -6,21 +6,27 @@ from __future__ import annotations
 import asyncio
 import re
 import shutil
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from starlette.routing import Mount
 
+from assistant.answer.conversation import Conversation
 from assistant.api.app import create_app
 from assistant.catalog import document_id, related_documents
 from assistant.review.auth import Principal, Role
 from assistant.review.schemas import VerdictRequest
-from assistant.service import Assistant
+from assistant.service import AnswerEvent, Assistant
 from assistant.settings import Settings
 from tests.conftest import SYNTHETIC
 from tests.serving import serve_in_thread
+from ui.app import CONCURRENCY
+from ui.guard import OPEN
 
 SEED = "tianjin-pilot-platform-reply-2024-04-25.txt"
 LAW = "tech-transfer-law.txt"
@@ -178,6 +184,52 @@ def test_gradio_handlers_cannot_be_called_by_name_and_take_no_uploads(client: Te
     assert config["footer_links"] == [] and all(d["api_visibility"] == "private" for d in config["dependencies"])
 
 
+UNUSED = [("GET", "gradio_api/openapi.json"), ("GET", "gradio_api/runs"), ("GET", "gradio_api/runs/"),
+          ("POST", "gradio_api/component_server"), ("POST", "gradio_api/component_server/"),
+          ("POST", "gradio_api/process_recording"), ("GET", "gradio_api/info/"), ("GET", "gradio_api/token"),
+          ("GET", "gradio_api/user"), ("GET", "gradio_api/app_id"), ("GET", "gradio_api/login_check"),
+          ("GET", "gradio_api/startup-events"), ("GET", "gradio_api/queue/status"), ("POST", "gradio_api/cancel"),
+          ("POST", "gradio_api/reset"), ("GET", "gradio_api/file=/etc/passwd"), ("GET", "gradio_api/proxy=x"),
+          ("GET", "gradio_api/vibe-code"), ("POST", "gradio_api/vibe-edit"), ("GET", "gradio_api/dev/reload"),
+          ("GET", "gradio_api/run-history/buckets"), ("GET", "gradio_api/theme.css"), ("GET", "monitoring"), ("POST", "login"), ("GET", "logout"), ("GET", "manifest.json"),
+          ("GET", "svelte/x.js"), ("GET", "gradio_api/heartbeat/../info")]
+
+
+@pytest.mark.parametrize("page", ["/", "/review/"])
+def test_gradio_routes_the_pages_do_not_use_answer_404(client: TestClient, page: str) -> None:
+    for method, path in UNUSED:
+        answer = client.request(method, f"{page}{path}", data={"audio": "x" * (1 << 20)} if "recording" in path
+                                else None)
+        assert answer.status_code == 404 and "未开放" in answer.json()["detail"], (method, path, answer.status_code)
+    api_schema = page == "/"  # /openapi.json is the API's own schema (FastAPI's), not Gradio's
+    assert client.get(f"{page}openapi.json").status_code == (200 if api_schema else 404)
+    # Every route Gradio mounts, whatever it adds in a later version: only the queue, the heartbeat and
+    # the page's own files answer; the rest is 404.
+    mounted = next(r.app.app for r in client.app.router.routes  # type: ignore[attr-defined]
+                   if isinstance(r, Mount) and r.path == page.rstrip("/"))
+    checked = 0
+    for method, template in _gradio_routes(mounted.router.routes):
+        path = re.sub(r"\{[^}]+\}", "x", template).lstrip("/")
+        if (api_schema and path == "openapi.json") or OPEN.fullmatch("/" + path):
+            continue  # the open ones (queue, heartbeat: long polls) are what the page tests use
+        answer = client.request(method, f"{page}{path}")
+        assert answer.status_code == 404, (method, path, answer.status_code)
+        checked += 1
+    assert checked > 50, checked  # Gradio 6 mounts about 80 routes; the walk found them
+
+
+def _gradio_routes(routes: list[Any], prefix: str = "") -> Iterator[tuple[str, str]]:
+    """(method, path) of every route, through FastAPI's included routers."""
+    for route in routes:
+        if hasattr(route, "original_router"):  # FastAPI's include_router wrapper
+            context = getattr(route, "include_context", None)
+            yield from _gradio_routes(route.original_router.routes, prefix + (getattr(context, "prefix", "") or ""))
+        elif hasattr(route, "path"):
+            for method in sorted(getattr(route, "methods", None) or {"GET"}):
+                if method != "HEAD":
+                    yield method, prefix + route.path
+
+
 def test_the_page_still_answers_through_its_queue(client: TestClient) -> None:
     fn = _fn_index(client, "/", "respond")
     session = "page-session-1"
@@ -194,25 +246,60 @@ def test_the_page_still_answers_through_its_queue(client: TestClient) -> None:
     assert "25" in text and "process_completed" in text
 
 
-def test_the_gradio_queue_is_bounded(library: Settings, assistant: Assistant) -> None:
-    """More waiting events than `ui_queue_size` (2 here) are refused at once, and the API keeps answering."""
-    app = create_app(library, assistant=assistant)
+class GatedAssistant(Assistant):
+    """The real assistant, each answer held until the gate opens: the flood meets a queue that cannot
+    drain, so what it accepts is the bound itself and not whatever finished in the meantime."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self.gate = threading.Event()
+        self.started = 0
+
+    def answer_stream(self, question: str, conversation: Conversation, top_k: int | None = None
+                      ) -> Iterator[AnswerEvent]:
+        self.started += 1
+        assert self.gate.wait(60), "the gate was never opened"
+        yield from super().answer_stream(question, conversation, top_k)
+
+
+def test_the_gradio_queue_is_bounded(library: Settings) -> None:
+    """With answers held, exactly CONCURRENCY run and `ui_queue_size` (2) wait; then every join is refused
+    at once with "Queue is full" (a flood of 30 at once included), and the API keeps answering."""
+    gated = GatedAssistant(library)
+    app = create_app(library, assistant=gated)
+    bound = CONCURRENCY + library.ui_queue_size
     with serve_in_thread(app) as url:
         config = httpx.get(f"{url}config").json()
         fn = next(int(d["id"]) for d in config["dependencies"] if d["api_name"] == "respond")
 
-        async def join(client: httpx.AsyncClient, i: int) -> int:
-            body: dict[str, Any] = {"data": [f"{QUESTION}（{i}）", [], None], "fn_index": fn,
-                                    "session_hash": f"flood-{i}", "event_data": None, "trigger_id": None}
-            return (await client.post(f"{url}gradio_api/queue/join", json=body)).status_code
+        def body(i: int) -> dict[str, Any]:
+            return {"data": [f"{QUESTION}（{i}）", [], None], "fn_index": fn, "session_hash": f"flood-{i}",
+                    "event_data": None, "trigger_id": None}
 
-        async def flood() -> list[int]:
+        async def flood(first: int, n: int) -> list[httpx.Response]:
             async with httpx.AsyncClient(timeout=30) as client:
-                return await asyncio.gather(*(join(client, i) for i in range(40)))
+                return await asyncio.gather(*(client.post(f"{url}gradio_api/queue/join", json=body(i))
+                                              for i in range(first, first + n)))
 
-        codes = asyncio.run(flood())
-        assert codes.count(503) > 0 and codes.count(200) <= 40, codes  # queue full: refused, not queued
-        assert httpx.get(f"{url}api/health", timeout=10).status_code == 200
+        try:
+            for i in range(bound):  # one at a time: each running one has started before the next joins
+                joined = httpx.post(f"{url}gradio_api/queue/join", json=body(i), timeout=30)
+                assert joined.status_code == 200, (i, joined.text)
+                deadline = time.monotonic() + 20
+                while gated.started < min(i + 1, CONCURRENCY):
+                    assert time.monotonic() < deadline, (i, gated.started)
+                    time.sleep(0.02)
+            assert gated.started == CONCURRENCY  # the other two wait in the queue
+            over = httpx.post(f"{url}gradio_api/queue/join", json=body(bound), timeout=30)
+            assert over.status_code == 503 and "Queue is full" in over.text, over.text
+            refused = asyncio.run(flood(bound + 1, 30))
+            assert all(r.status_code == 503 and "Queue is full" in r.text for r in refused), \
+                [r.status_code for r in refused]
+            assert gated.started == CONCURRENCY
+            assert httpx.get(f"{url}api/health", timeout=10).status_code == 200
+        finally:
+            gated.gate.set()
+    gated.review.close()
 
 
 def test_pages_are_separate_and_review_says_how_to_set_it_up(client: TestClient) -> None:

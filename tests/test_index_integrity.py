@@ -186,3 +186,29 @@ def test_cli_verify(index_copy: Settings) -> None:
     code, out = cli("index", "--verify", "--index", str(index_copy.index_dir))
     assert code == IndexDamagedError.exit_code != 0
     assert f"index version {version} is damaged: chunks.jsonl" in " ".join(out.split())
+
+
+def test_current_naming_a_missing_version_is_unhealthy_not_no_index(index_copy: Settings, tmp_path: Path) -> None:
+    versions = VersionStore(index_copy.index_dir)
+    live = versions.current_version()
+    versions.publish("v09999", live)  # a pointer to a folder that is not there (deleted, half-restored)
+    client = TestClient(create_app(index_copy, ui=False))
+    health = client.get("/api/health")
+    assert health.status_code == 503 and health.json()["status"] == "unhealthy", health.text
+    reason = health.json()["reason"]
+    assert health.json()["index_version"] == "v09999"
+    assert "index version v09999 is damaged: the pointer CURRENT names it but its folder is missing" in reason
+    assert "assistant index" in reason and str(index_copy.index_dir) not in reason
+    asked = client.post("/api/ask", json={"question": QUESTION})
+    assert asked.status_code == 503 and asked.json()["detail"] == reason
+    out = CliRunner().invoke(cli_app, ["index", "--verify", "--index", str(index_copy.index_dir)])
+    assert out.exit_code == IndexDamagedError.exit_code, out.output
+
+    report = run_index(index_copy)  # re-indexing repairs it, from the corpus
+    assert report.published and report.damaged and "v09999" in report.damaged
+    assert client.get("/api/health").json()["status"] == "ok"
+    assert client.post("/api/ask", json={"question": QUESTION}).status_code == 200
+
+    fresh = index_copy.model_copy(update={"index_dir": tmp_path / "empty-index", "data_dir": tmp_path / "d"})
+    nothing = TestClient(create_app(fresh, ui=False)).get("/api/health")  # no CURRENT at all: a fresh install
+    assert nothing.status_code == 200 and nothing.json()["status"] == "no index"

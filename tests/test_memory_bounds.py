@@ -38,8 +38,14 @@ def test_tokenizer_cache_is_bounded_in_bytes_and_counts_what_it_holds(monkeypatc
     assert texts[-1] in cache and texts[0] not in cache
     # The byte accounting does not under-count: what stays allocated is within the budget.
     assert held <= budget * 1.2, held
-    # Repeated (cached) text gives the same tokens as a fresh cut.
-    assert keyword.tokenize(texts[-1]) == keyword.tokenize(texts[-1])
+    # Repeated (cached) text gives the same tokens as a fresh cut, made with an empty cache.
+    held_entry = cache[texts[-1]]
+    cached = keyword.tokenize(texts[-1])
+    assert cache[texts[-1]] is held_entry  # served from the cache, not cut again
+    monkeypatch.setattr(keyword, "_cache", LRUCache(maxsize=budget, getsizeof=keyword._size))
+    fresh = keyword.tokenize(texts[-1])
+    assert texts[-1] in keyword._cache and keyword._cache[texts[-1]] is not held_entry  # really cut anew
+    assert len(fresh) > 100 and cached == fresh
 
 
 def test_texts_longer_than_the_cache_limit_are_not_cached() -> None:

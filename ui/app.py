@@ -14,19 +14,25 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
-from urllib.parse import quote
 
 import gradio as gr
 
 from assistant.answer.base import Delta
 from assistant.answer.conversation import Conversation
-from assistant.catalog import document_id, heading_name, passage_id, related_documents, suggestions
+from assistant.catalog import (
+    document_id,
+    heading_name,
+    passage_id,
+    passage_path,
+    related_documents,
+    suggestions,
+)
 from assistant.errors import AssistantError, UnknownConversationError
 from assistant.numerals import ORDINAL
 from assistant.review.popular import popular_questions, reviewed_questions
 from assistant.service import Assistant
 from assistant.types import Answer, Citation, DocumentInfo
-from ui.markup import esc, format_spans, highlight
+from ui.markup import esc, highlight
 from ui.messages import message_for, question_error
 
 log = logging.getLogger(__name__)
@@ -122,11 +128,7 @@ def _status(document: DocumentInfo) -> str:
 
 def document_link(citation: Citation, chunk_id: str | None) -> str:
     """The document page of a citation, scrolled to its passage with the cited sentences marked."""
-    doc_id = document_id(citation.document.source)
-    if chunk_id is None:
-        return f"documents/{doc_id}"
-    query = f"p={quote(chunk_id)}&hl={quote(format_spans(citation.highlights))}"
-    return f"documents/{doc_id}?{query}#p-{quote(chunk_id)}"
+    return passage_path(document_id(citation.document.source), chunk_id, citation.highlights)
 
 
 def citation_card(citation: Citation, related: bool = False, link: Link | None = None) -> str:

@@ -39,6 +39,3 @@ def parse_spans(value: str | None, limit: int = 40) -> list[tuple[int, int]]:
             spans.append((int(start), int(end)))
     return spans
 
-
-def format_spans(spans: list[tuple[int, int]]) -> str:
-    return ",".join(f"{int(s)}-{int(e)}" for s, e in spans)

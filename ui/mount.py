@@ -1,8 +1,8 @@
 """The two pages on the FastAPI app: the enquiry page at / and the liaisons' workspace at /review.
 
 Each is its own Blocks with its own bounded queue; neither shows Gradio's footer (API link,
-branding, settings). Uploads are refused (ui/guard.py) and capped anyway, and Gradio's file cache
-is cleaned hourly.
+branding, settings). Each mounted page answers only the paths it uses (ui/guard.py: an allow-list);
+uploads are capped anyway, and Gradio's file cache is cleaned hourly.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from fastapi.responses import RedirectResponse
 
 from assistant.service import Assistant
 from ui.app import PAGE_CSS, build_ui
-from ui.guard import GradioGuard
+from ui.guard import guard_mounts
 from ui.i18n import chinese
 from ui.review import build_review_page
 
@@ -27,7 +27,6 @@ def mount_pages(app: FastAPI, assistant: Assistant) -> FastAPI:
     options = {"footer_links": [], "max_file_size": MAX_FILE, "css": PAGE_CSS, "show_error": False,
                "enable_monitoring": False, "pwa": False, "mcp_server": False, "ssr_mode": False,
                "i18n": chinese()}
-    app.add_middleware(GradioGuard)
 
     @app.get("/review", include_in_schema=False)
     def review_slash(request: Request) -> RedirectResponse:
@@ -35,4 +34,7 @@ def mount_pages(app: FastAPI, assistant: Assistant) -> FastAPI:
 
     # /review first: the page at / would otherwise take every path.
     app = gr.mount_gradio_app(app, review, path="/review", **options)
-    return gr.mount_gradio_app(app, enquiry, path="/", **options)
+    app = gr.mount_gradio_app(app, enquiry, path="/", **options)
+    if guard_mounts(app) != 2:  # fail at start, not open: a Gradio upgrade that mounts differently
+        raise RuntimeError("the Gradio pages could not be guarded (ui/guard.py): refusing to serve them")
+    return app

@@ -16,6 +16,11 @@ def get_assistant(request: Request) -> Assistant:
     return assistant
 
 
+def root_path(request: Request) -> str:
+    """The app's root path behind a proxy prefix ("" or "/prefix"): links in answers start with it."""
+    return str(request.scope.get("root_path") or "").rstrip("/")
+
+
 def get_token_checker(request: Request) -> TokenChecker:
     checker: TokenChecker = request.app.state.token_checker
     return checker

@@ -11,7 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse
 from pydantic import BaseModel, Field
 
-from assistant.api.deps import AssistantDep
+from assistant.api.deps import AssistantDep, root_path
 from assistant.catalog import DocumentNotFoundError, original_file, read_document, suggestions
 from assistant.errors import AssistantError
 from assistant.review.popular import popular_questions, reviewed_questions
@@ -55,10 +55,6 @@ class PopularQuestions(BaseModel):
     questions: list[PopularQuestion]
 
 
-def _root(request: Request) -> str:
-    return str(request.scope.get("root_path") or "").rstrip("/")
-
-
 @pages.get("/assets/style.css", include_in_schema=False)
 def style() -> Response:
     return Response(CSS, media_type="text/css", headers={"cache-control": "public, max-age=3600"})
@@ -72,11 +68,11 @@ async def page(request: Request, assistant: AssistantDep, doc_id: str,
     try:
         doc = await run_in_threadpool(read_document, assistant, doc_id)
     except DocumentNotFoundError as err:
-        return HTMLResponse(error_page(str(err), _root(request)), status_code=404)
+        return HTMLResponse(error_page(str(err), root_path(request)), status_code=404)
     except AssistantError:
-        return HTMLResponse(error_page("政策文件库暂时不可用，请稍后再试。", _root(request)), status_code=503)
+        return HTMLResponse(error_page("政策文件库暂时不可用，请稍后再试。", root_path(request)), status_code=503)
     # Never a 422 (this is a page): an overlong or malformed link just marks nothing.
-    return HTMLResponse(document_page(doc, (p or "")[:64] or None, parse_spans((hl or "")[:400]), _root(request)))
+    return HTMLResponse(document_page(doc, (p or "")[:64] or None, parse_spans((hl or "")[:400]), root_path(request)))
 
 
 @pages.get("/{doc_id}/original", summary="The original file of one document, as it was indexed",
@@ -85,9 +81,9 @@ async def original(request: Request, assistant: AssistantDep, doc_id: str) -> Re
     try:
         path, name = await run_in_threadpool(original_file, assistant, doc_id)
     except DocumentNotFoundError as err:
-        return HTMLResponse(error_page(str(err), _root(request)), status_code=404)
+        return HTMLResponse(error_page(str(err), root_path(request)), status_code=404)
     except AssistantError:
-        return HTMLResponse(error_page("政策文件库暂时不可用，请稍后再试。", _root(request)), status_code=503)
+        return HTMLResponse(error_page("政策文件库暂时不可用，请稍后再试。", root_path(request)), status_code=503)
     media = mimetypes.guess_type(name)[0] or "application/octet-stream"
     if media.startswith("text/"):
         media += "; charset=utf-8" if path.suffix.lower() in (".txt", ".md", ".markdown") else ""
@@ -105,7 +101,7 @@ async def document_json(request: Request, assistant: AssistantDep, doc_id: str) 
     return DocumentText(
         id=doc.id, document=doc.info, index_version=doc.index_version,
         passages=[PassageOut(chunk_id=p.chunk_id, locator=p.locator, text=p.text) for p in doc.passages],
-        original_url=f"{_root(request)}/documents/{doc.id}/original" if doc.has_original else None,
+        original_url=f"{root_path(request)}/documents/{doc.id}/original" if doc.has_original else None,
     )
 
 

@@ -38,10 +38,10 @@ def _answerer(assistant: Assistant) -> dict[str, object]:
 
 @router.get("/health", response_model=HealthResponse)
 def health(assistant: AssistantDep) -> HealthResponse | JSONResponse:
-    """200 "ok" while the live version serves; 200 "no index" before the first build; 503 "unhealthy"
-    with the reason when the live version cannot be served (damaged, built with another model). The
-    LLM endpoint's state is reported beside it and never changes the status: answers fall back to
-    the extractive answerer while it is down."""
+    """200 "ok" while the live version serves; 200 "no index" before the first build (no CURRENT);
+    503 "unhealthy" with the reason when the live version cannot be served (damaged, CURRENT naming a
+    missing version, built with another model). The LLM endpoint's state is reported beside it and
+    never changes the status: answers fall back to the extractive answerer while it is down."""
     try:
         snapshot = assistant.index.snapshot()
     except IndexNotBuiltError:

@@ -139,8 +139,10 @@ class IndexBuilder:
         """(live version, its manifest, its chunks, None) — or, when the live version is damaged,
         (version, {}, [], the damage): the build then starts from nothing instead of from it."""
         version = self.versions.current_version()
-        if version is None or not self.versions.is_complete(version):
+        if version is None:
             return None, {}, [], None
+        if not self.versions.is_complete(version):  # CURRENT names a missing or unfinished folder
+            return None, {}, [], str(integrity.damaged(version, integrity.POINTER_DANGLING))
         try:
             manifest, chunks = read_version(self.versions, version)
         except IndexDamagedError as err:

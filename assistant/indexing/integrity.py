@@ -53,6 +53,11 @@ def seal(folder: Path, manifest: dict[str, Any]) -> dict[str, Any]:
     return {**manifest, KEY: {"files": files, "manifest_sha256": manifest_digest(manifest)}}
 
 
+# CURRENT only ever names a finished version (publish follows mark_complete), so one it names that is
+# missing or unfinished is damage (a folder deleted or restored by hand), not a fresh install.
+POINTER_DANGLING = "the pointer CURRENT names it but its folder is missing or unfinished"
+
+
 def damaged(version: str, problem: str) -> IndexDamagedError:
     return IndexDamagedError(
         f"index version {version} is damaged: {problem}; check it with `assistant index --verify`, "

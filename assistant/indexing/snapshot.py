@@ -17,7 +17,7 @@ from langchain_core.documents import Document
 
 from assistant.documents import DocumentMeta
 from assistant.embed import Embedder, embedder_for
-from assistant.errors import AssistantError, IndexNotBuiltError
+from assistant.errors import AssistantError, IndexNotBuiltError, NotFoundError
 from assistant.indexing import centroids, integrity
 from assistant.indexing.build import check_model, read_version
 from assistant.indexing.versions import VersionStore
@@ -73,12 +73,17 @@ class IndexSnapshot:
 def load_snapshot(settings: Settings, backend: VectorBackend, version: str | None = None) -> IndexSnapshot:
     """Load and verify a version (the live one by default): a damaged one raises IndexDamagedError."""
     versions = VersionStore(settings.index_dir)
-    version = version or versions.current_version()
-    if version is None or not versions.is_complete(version):
+    current = versions.current_version()
+    version = version or current
+    if version is None:
         raise IndexNotBuiltError(
             f"no index has been built in {settings.index_dir} yet: run `assistant index` "
             f"(corpus folder: {settings.corpus_dir})"
         )
+    if not versions.is_complete(version):
+        if version != current:  # asked for by name (`index --verify --version`)
+            raise NotFoundError(f"there is no complete index version {version}")
+        raise integrity.damaged(version, integrity.POINTER_DANGLING)  # damage, not "no index yet"
     folder = versions.path(version)
     manifest, chunks = read_version(versions, version)
     check_model(manifest, settings.model)
