@@ -339,14 +339,17 @@ def test_migrations_upgrade_an_existing_database_in_place(postgres: Postgres) ->
     engine = create_engine(engine_url(url))
     upgrade(engine, "0001")  # a database made before retention existed (SQLite schema 1)
     old = PostgresLog(url, migrate=False)
-    aid = answer(old)
+    with old.transaction():  # a row as schema 1 held it (the columns of later schemas do not exist yet)
+        aid = old.insert("answers", {"created_at": "2026-01-01T00:00:00+08:00", "origin": "assistant",
+                                     "conversation_id": "c1", "question": "旧问题", "query": "旧问题", "answer": "旧答案",
+                                     "refused": 0, "reviewed": 0, "citations": "[]"})
     with pytest.raises(ReviewLogError, match="append-only"):
         old.execute("DELETE FROM answers WHERE id = :a", {"a": aid})
     assert current_revision(engine) == "0001"
     old.close()
 
     log = PostgresLog(url)  # a worker opening it upgrades it, keeping every row
-    assert log.revision == head_revision() == "0002"
+    assert log.revision == head_revision() == "0003"
     assert repository.answer(log, aid) is not None
     assert repository.prune_unreviewed(log, "9999") == 1  # retention now allowed
     PostgresLog(url).close()  # opening an up-to-date database changes nothing
