@@ -47,6 +47,7 @@ _LABELS = re.compile(r"(?:文号|发布机关|日期|位置)[:：]")  # the prom
 _HAN_WORD = re.compile(r"[\u4e00-\u9fff]{1,8}")
 _CONTENT = re.compile(r"[\u4e00-\u9fffA-Za-z0-9]")
 MIN_RUN = 2
+_NAME_ONLY = re.compile(r"《[^《》]*》|[（(][^（）()]*[）)]")
 HEADING_ECHO = 0.9  # a sentence this much made of its passage's title and heading only repeats them
 
 
@@ -238,7 +239,10 @@ def sentence_support(sentence: str, cites: list[int], passages: dict[int, str], 
 
 def _heading_share(sentence: str, context: str) -> float:
     """The share of the sentence (the prompt's labels left out) that its passage's context holds:
-    《重庆推行“非接触式”办税缴费》（位置：第1段） is all title and heading, and no answer."""
+    《重庆推行“非接触式”办税缴费》（位置：第1段） is all title and heading, and no answer. A sentence
+    that is only a 《title》 and a parenthesis names a document and says nothing: 1.0."""
+    if not _CONTENT.search(_NAME_ONLY.sub("", sentence)):
+        return 1.0
     text = _LABELS.sub("", sentence)
     content = [i for i, ch in enumerate(text) if _CONTENT.match(ch)]
     if not content or not context:
