@@ -121,15 +121,15 @@ ARTEFACTS = Path(__file__).resolve().parents[1] / ".pytest_artifacts"
 
 
 @pytest.fixture(scope="session")
-def screens() -> Callable[[Any, str], Path]:
-    """Save a full-page screenshot of a Playwright page as .pytest_artifacts/screens/NAME.png (git-ignored),
-    to look at after the run."""
+def screens() -> Callable[..., Path]:
+    """Save a screenshot of a Playwright page as .pytest_artifacts/screens/NAME.png (git-ignored), to look
+    at after the run: the full page, or with full_page=False what the screen shows (a phone's view)."""
     folder = ARTEFACTS / "screens"
     folder.mkdir(parents=True, exist_ok=True)
 
-    def shoot(page: Any, name: str) -> Path:
+    def shoot(page: Any, name: str, full_page: bool = True) -> Path:
         path = folder / f"{name}.png"
-        page.screenshot(path=str(path), full_page=True)
+        page.screenshot(path=str(path), full_page=full_page)
         return path
 
     return shoot

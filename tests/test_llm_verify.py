@@ -47,6 +47,8 @@ def test_citations_must_exist_and_the_context_counts() -> None:
     assert echo.weak and echo.support == 0  # a passage's heading repeated backs nothing
     heading = sentence_support("位置：一、总则）", [1], {1: f"一、总则\n{PASSAGE}"}, 0.6, {1: "测试文件 一、总则"})
     assert heading.reason == "repeats a heading"  # even when the passage text starts with it
+    other = sentence_support("《生物医药领域概念验证平台》（位置：第1段）", [1], {1: PASSAGE}, 0.6, {1: "测试文件 一、总则"})
+    assert other.reason == "repeats a heading"  # a title alone says nothing, whichever passage it cites
 
 
 def test_sentences_are_complete_only_with_their_marks() -> None:

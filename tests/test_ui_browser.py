@@ -156,6 +156,14 @@ WATCH_STREAM = """() => {
   }).observe(chat, {subtree: true, childList: true, characterData: true});
 }"""
 
+# Where each part of the enquiry page starts on the page (not the screen: the question box sticks).
+LAYOUT_TOPS = """() => {
+  const top = id => { const el = document.getElementById(id); return el.getBoundingClientRect().top + scrollY; };
+  const chat = document.getElementById('chat').getBoundingClientRect();
+  return {'chat-bottom': chat.bottom + scrollY, citations: top('citations'), feedback: top('feedback'),
+          handoff: top('handoff'), 'conversation-row': top('conversation-row')};
+}"""
+
 # Controls without an accessible name (label, aria-label, text or title).
 UNLABELLED = """() => [...document.querySelectorAll('button, input:not([type=hidden]), textarea, select, a[href]')]
   .filter(el => el.offsetParent !== null)
@@ -331,13 +339,32 @@ def test_narrow_screen_reads_the_answer_and_its_document_without_scrolling_sidew
 
     url, _ = served
     page = _open(narrow, url)
+    for control in ("#feedback-up", "#feedback-down", "#feedback-comment"):
+        expect(page.locator(control)).to_be_hidden()  # nothing to rate yet
     _ask(page, QUESTION, 1)
+    for control in ("#feedback-up", "#feedback-down", "#feedback-comment"):
+        expect(page.locator(control)).to_be_visible()
+    page.evaluate("window.scrollTo(0, 0)")
+    # The evidence sits right under the answer and is on the screen with it; rating, the new
+    # conversation and the hand-off come after it.
+    top = page.evaluate(LAYOUT_TOPS)
+    assert 0 <= top["citations"] - top["chat-bottom"] < 40, top
+    assert top["citations"] < top["feedback"] < top["handoff"] and top["citations"] < top["conversation-row"], top
     card = page.locator("#citations .citation-card").first
+    header = card.locator("header").bounding_box()
+    asking = page.locator("#ask-row").bounding_box()  # kept in reach at the bottom of the screen
+    assert header["y"] + header["height"] <= asking["y"] <= page.viewport_size["height"] - asking["height"] + 1, (
+        header, asking)
+    expect(card.locator(".title")).to_be_in_viewport()
+    screens(page, "enquiry-answer-390-screen", full_page=False)  # what the phone shows after the answer
     card.scroll_into_view_if_needed()
     box = card.bounding_box()
     assert box["x"] >= 0 and box["x"] + box["width"] <= NARROW, box
     _no_horizontal_scroll(page)
     assert page.evaluate(UNLABELLED) == []
+    # A full-page capture paints the sticky question box where the screen's bottom was: unstick it
+    # for the whole-page picture (the screen's own view is enquiry-answer-390-screen).
+    page.add_style_tag(content="#layout #ask-row { position: static !important; box-shadow: none !important; }")
     screens(page, "enquiry-answer-390")
     href = card.locator("a.open-document").get_attribute("href")
     document = narrow.new_page()
@@ -346,6 +373,8 @@ def test_narrow_screen_reads_the_answer_and_its_document_without_scrolling_sidew
     _no_horizontal_scroll(document)
     screens(document, "document-390")
     document.close()
+    page.locator("#new-conversation").click()
+    expect(page.locator("#feedback-up")).to_be_hidden()  # a new conversation has nothing to rate
     page.close()
 
 
@@ -379,8 +408,7 @@ def test_feedback_and_handoff_from_the_chat_reach_the_liaison_and_back(
 
     url, assistant = served
     page = _open(wide, url)
-    page.locator("#feedback-down").click()
-    expect(page.locator("#feedback-status")).to_contain_text("请先提问")
+    expect(page.locator("#feedback-down")).to_be_hidden()  # shown once there is an answer to rate
     _ask(page, "天津设置了多少名服务专员？", 1)
     _, _, response = assistant.calls[-1]
     assert response.answer_id

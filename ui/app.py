@@ -61,6 +61,9 @@ _VERBS = ("加强", "推进", "推动", "完善", "发展", "建立", "建设", 
 PAGE_CSS = """
 footer, .footer, gradio-app footer { display: none !important; }
 .gradio-container { max-width: 1280px !important; }
+/* clip, not hidden: a scroll container would stop the question box sticking on a phone (this rule is
+   top-level: Gradio scopes rules inside @media to descendants of the container, not to itself) */
+.gradio-container { overflow: clip !important; }
 header.site h1 { font-size: 24px; margin: 0 0 4px 0; }
 header.site p { margin: 0; color: var(--body-text-color-subdued); }
 #chat .message { overflow-wrap: anywhere; }
@@ -69,6 +72,24 @@ header.site p { margin: 0; color: var(--body-text-color-subdued); }
   .gradio-container { padding: 0 6px !important; }
   #chat { height: 360px !important; }
   header.site h1 { font-size: 20px; }
+  /* One column on a phone, in reading order: the answer, its evidence right below it, then the
+     question box (kept in reach at the bottom of the screen), then rating, new conversation and the
+     hand-off; under a refusal the hand-off comes right after the refusal notice, and the question
+     box stays in its place so as not to cover the contact field. */
+  #layout { flex-direction: column !important; flex-wrap: nowrap !important; align-items: stretch !important; }
+  #layout > .column { display: contents !important; }
+  #layout > .column > * { order: 20; }
+  #layout #chat { order: 1; }
+  #layout #citations { order: 2; }
+  #layout #related { order: 3; }
+  #layout #ask-row { order: 5; position: sticky; bottom: 0; z-index: 5; padding: 6px 0;
+    background: var(--body-background-fill); box-shadow: 0 -6px 8px -6px rgba(0, 0, 0, 0.25); }
+  #layout #suggestions { order: 6; }
+  #layout #feedback { order: 7; }
+  #layout #conversation-row { order: 8; }
+  #layout #handoff { order: 9; }
+  #layout:has(#citations .notice.refusal) #handoff { order: 4; }
+  #layout:has(#citations .notice.refusal) #ask-row { position: static; box-shadow: none; }
 }
 """
 
@@ -288,18 +309,25 @@ def _handoff_box(refused: bool) -> Any:
     return gr.Accordion(label=HANDOFF_OPEN if refused else HANDOFF_CLOSED, open=refused)
 
 
+def _feedback_box(answer_id: int | None) -> Any:
+    """The feedback controls: shown only while there is a logged answer to rate."""
+    return gr.Column(visible=answer_id is not None)
+
+
 def make_respond(assistant: Assistant) -> Callable[..., Iterator[tuple[Any, ...]]]:
     def respond(message: str, history: list[dict[str, Any]] | None, conversation_id: str | None
                 ) -> Iterator[tuple[Any, ...]]:
-        """Yields (chat, citations, conversation_id, question box, answer id, last answer, hand-off box)."""
+        """Yields (chat, citations, conversation_id, question box, answer id, last answer, hand-off box,
+        feedback controls, feedback status)."""
         history = list(history or [])
         question = (message or "").strip()
         if not question:
-            yield history, gr.skip(), conversation_id, "", gr.skip(), gr.skip(), gr.skip()
+            yield history, gr.skip(), conversation_id, "", gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return
         history.append(_message("user", question))
         history.append(_message("assistant", SEARCHING))
-        yield history, searching_panel(), conversation_id, "", None, None, _handoff_box(False)
+        yield (history, searching_panel(), conversation_id, "", None, None, _handoff_box(False), _feedback_box(None),
+               "")
         shown = ""
         try:
             question = assistant.check_question(question)
@@ -308,21 +336,22 @@ def make_respond(assistant: Assistant) -> Callable[..., Iterator[tuple[Any, ...]
                 if isinstance(event, Delta) and event.text:  # the answer's parts, as they are produced
                     shown += event.text
                     history[-1] = _message("assistant", shown)
-                    yield history, gr.skip(), conversation.id, "", None, gr.skip(), gr.skip()
+                    yield history, gr.skip(), conversation.id, "", None, gr.skip(), gr.skip(), gr.skip(), gr.skip()
                     time.sleep(STREAM_DELAY)
                 elif isinstance(event, Answer):
                     history[-1] = _message("assistant", event.answer)
                     yield (history, citations_html(event, link=linker(assistant)), event.conversation_id, "",
-                           event.answer_id, event.model_dump(mode="json"), _handoff_box(event.refused))
+                           event.answer_id, event.model_dump(mode="json"), _handoff_box(event.refused),
+                           _feedback_box(event.answer_id), "")
         except AssistantError as err:
             text = question_error(err, question, assistant.settings.max_question_chars)
             history[-1] = _message("assistant", text)
-            yield history, error_panel(text), conversation_id, "", None, None, gr.skip()
+            yield history, error_panel(text), conversation_id, "", None, None, gr.skip(), _feedback_box(None), ""
         except Exception:
             log.exception("answering %r failed", question[:200])
             text = "系统出错，暂时无法回答，请稍后再试。"
             history[-1] = _message("assistant", text)
-            yield history, error_panel(text), conversation_id, "", None, None, gr.skip()
+            yield history, error_panel(text), conversation_id, "", None, None, gr.skip(), _feedback_box(None), ""
 
     return respond
 
@@ -447,20 +476,23 @@ def build_ui(assistant: Assistant) -> gr.Blocks:
                         refresh = gr.Button("查看服务专员答复", elem_id="handoff-refresh", size="sm")
                     handoff_status = gr.Markdown("", elem_id="handoff-status")
                     replies = gr.HTML("", elem_id="handoff-replies", js_on_load=None)
-                with gr.Row(equal_height=True):
+                with gr.Row(equal_height=True, elem_id="ask-row"):
                     question = gr.Textbox(label="您的问题", placeholder=PLACEHOLDER, elem_id="question",
                                           lines=1, max_lines=6, scale=6, autofocus=True, show_label=False)
                     send = gr.Button("发送", variant="primary", elem_id="send", scale=1, min_width=72)
                 hints = gr.Dataset(components=[question], samples=[], label="输入提示", elem_id="suggestions",
                                    visible=False, elem_classes="lists", samples_per_page=6)
-                with gr.Row():
-                    up = gr.Button("有帮助", elem_id="feedback-up", size="sm", min_width=72)
-                    down = gr.Button("没帮助", elem_id="feedback-down", size="sm", min_width=72)
+                # Rating needs an answer: hidden until one is logged (respond shows it).
+                with gr.Column(visible=False, elem_id="feedback") as feedback_box:
+                    with gr.Row():
+                        up = gr.Button("有帮助", elem_id="feedback-up", size="sm", min_width=72)
+                        down = gr.Button("没帮助", elem_id="feedback-down", size="sm", min_width=72)
+                    comment = gr.Textbox(label="评价说明（可选）", placeholder="说明哪里不对或缺了什么",
+                                         elem_id="feedback-comment", max_lines=3)
+                    feedback_status = gr.Markdown("", elem_id="feedback-status")
+                with gr.Row(elem_id="conversation-row"):
                     new = gr.Button("开始新对话", elem_id="new-conversation", size="sm", variant="secondary",
                                     min_width=96)
-                comment = gr.Textbox(label="评价说明（可选）", placeholder="说明哪里不对或缺了什么",
-                                     elem_id="feedback-comment", max_lines=3)
-                feedback_status = gr.Markdown("", elem_id="feedback-status")
             with gr.Column(scale=2, min_width=300):
                 citations = gr.HTML(empty_panel(), elem_id="citations", css_template=CSS, js_on_load=None,
                                     padding=True)
@@ -480,7 +512,8 @@ def build_ui(assistant: Assistant) -> gr.Blocks:
         last = gr.State(None)
         history = gr.BrowserState([], storage_key=HISTORY_KEY, secret="policy-assistant-history-v1")
 
-        outputs = [chat, citations, conversation, question, answer_id, last, handoff_box]
+        outputs = [chat, citations, conversation, question, answer_id, last, handoff_box, feedback_box,
+                   feedback_status]
 
         def after(response: dict[str, Any] | None, conversation_id: str | None) -> tuple[str, str]:
             parsed = Answer.model_validate(response) if response else None
@@ -509,7 +542,8 @@ def build_ui(assistant: Assistant) -> gr.Blocks:
                                       **private)
         del hints_update
         forget.click(lambda: ([], _samples([])), outputs=[history, mine], **private)
-        new.click(lambda: ([], empty_panel(), None, "", None, None, _handoff_box(False)), outputs=outputs,
+        new.click(lambda: ([], empty_panel(), None, "", None, None, _handoff_box(False), _feedback_box(None), ""),
+                  outputs=outputs,
                   **private).then(lambda: ("", ""), outputs=[related, replies], **private)
         feedback = make_feedback(assistant)
         up.click(lambda a, c, t: feedback(True, a, c, t), inputs=[answer_id, conversation, comment],

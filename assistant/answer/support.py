@@ -13,9 +13,9 @@ of two shares:
 A passage's context (title, 文号, issuer, date, heading path), when the caller gives it, may hold a
 sentence's figures and bodies, and a 《title》 or 文号 the sentence names its source by is not counted
 against it; the shares are of the passage text alone. A sentence is weak when it cites nothing,
-cites a passage that does not exist, only repeats a cited passage's title or heading, scores below `weak_below` (settings.weak_support), or names a
-figure (25, 2023, 170余亿元, 百分之五十, 三百家), or a body (科技局, 国务院办公厅, 中国人民银行) that none
-of its passages contains, whatever its score. The covered runs are also the highlights: the words of
+cites a passage that does not exist, only repeats a cited passage's title or heading, scores below
+`weak_below` (settings.weak_support), or names a figure (25, 2023, 170余亿元, 百分之五十, 三百家) or a
+body (科技局, 国务院办公厅, 中国人民银行) that none of its passages contains, whatever its score. The covered runs are also the highlights: the words of
 the passage that the sentence uses.
 """
 
@@ -47,6 +47,8 @@ _LABELS = re.compile(r"(?:文号|发布机关|日期|位置)[:：]")  # the prom
 _HAN_WORD = re.compile(r"[\u4e00-\u9fff]{1,8}")
 _CONTENT = re.compile(r"[\u4e00-\u9fffA-Za-z0-9]")
 MIN_RUN = 2
+_NAME_ONLY = re.compile(r"《[^《》]*》|[（(][^（）()]*[）)]")
+HEADING_ECHO = 0.9  # a sentence this much made of its passage's title and heading only repeats them
 
 
 @dataclass
@@ -230,15 +232,24 @@ def sentence_support(sentence: str, cites: list[int], passages: dict[int, str], 
     best = max((p.support for p in scored), default=0.0)
     missing = [f for f in figures(sentence) if all(f in p.missing_figures for p in scored)]
     absent = [b for b in bodies(sentence) if all(b in p.missing_bodies for p in scored)]
-    core = _core(_LABELS.sub("", sentence))
-    echo = bool(core) and any(core in _core(context.get(n, "")) for n in cites)
+    echo = any(_heading_share(sentence, context.get(n, "")) >= HEADING_ECHO for n in cites)
     weak = best < weak_below or bool(missing or absent or unknown) or not cites or echo
     return SentenceSupport(sentence, cites, best, weak, scored, missing, absent, unknown, echo)
 
 
-def _core(text: str) -> str:
-    """Letters, digits and Han characters only: what two wordings of a heading share."""
-    return "".join(_CONTENT.findall(text))
+def _heading_share(sentence: str, context: str) -> float:
+    """The share of the sentence (the prompt's labels left out) that its passage's context holds:
+    《重庆推行“非接触式”办税缴费》（位置：第1段） is all title and heading, and no answer. A sentence
+    that is only a 《title》 and a parenthesis names a document and says nothing: 1.0."""
+    if not _CONTENT.search(_NAME_ONLY.sub("", sentence)):
+        return 1.0
+    text = _LABELS.sub("", sentence)
+    content = [i for i, ch in enumerate(text) if _CONTENT.match(ch)]
+    if not content or not context:
+        return 0.0
+    spans, _ = _runs(text, context)
+    covered = {i for s, e in spans for i in range(s, e)}
+    return sum(1 for i in content if i in covered) / len(content)
 
 
 def answer_support(answer: str, passages: dict[int, str], weak_below: float,
