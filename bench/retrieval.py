@@ -45,7 +45,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.helpers import CACHE, ROOT, free_port, percentile, wait_healthy, write_results
+from bench.helpers import CACHE, ROOT, free_port, percentile, stop, wait_healthy, write_results
 from bench.helpers import EVAL as EVAL_DIR
 
 EVAL = EVAL_DIR / "consult-dev.jsonl"
@@ -362,11 +362,7 @@ def run_api(index_dir: Path, questions: list[str], clients: int, seconds: float,
             t.join()
         elapsed = time.perf_counter() - t0
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop(server, timeout=30)
         sampler.stop.set()
         shutil.rmtree(data, ignore_errors=True)
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from bench.helpers import free_port
+from bench.helpers import free_port, stop
 
 
 @contextmanager
@@ -37,9 +37,5 @@ def chroma_server(path: Path) -> Iterator[tuple[str, int]]:
             raise RuntimeError("chroma server did not start within 60 s")
         yield "127.0.0.1", port
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc, timeout=10)
         log.close()
