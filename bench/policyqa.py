@@ -297,7 +297,8 @@ def main() -> None:
     write_results(results_name("policyqa", settings.model), {
         "model": settings.model, "questions": str(args.questions), "n": n, "in_sample": (
             "the composer's constants and the answerability coefficients were chosen on policyqa dev: these are "
-            "in-sample figures for the answer and refusal rows"),
+            "in-sample figures for the answer and refusal rows; a reranker trained by `python -m training` saw "
+            "dev folds 0-2 (bench/rerank.py has its held-out figures)"),
         "whole_document_bm25": {k: round(v / n, 3) for k, v in bm25.items()}, "baseline": base, "runs": runs,
     })
 
