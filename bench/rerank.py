@@ -132,10 +132,15 @@ def evaluate(model: Path, json_name: str, held_out: set[int]) -> dict[str, Any]:
     by_key = {c["key"]: c for c in cands}
     held = [i for i, q in enumerate(qs) if q.fold in held_out]
     sub = [qs[i] for i in held]
-    print(f"{len(held)} questions of folds {sorted(held_out)}, which the model never saw "
-          f"({', '.join(f'{n} {sum(q.set == n for q in sub)}' for n in CORPUS_OF)}); model sha256 {digest[:12]}")
-    result: dict[str, Any] = {"model_sha256": digest, "held_out_folds": sorted(held_out), "questions": len(held),
-                              "baselines": {}, "folds": []}
+    from training.__main__ import HELD_OUT
+
+    trained_on = sorted(held_out - {int(f) for f in HELD_OUT.split(",")})  # the shipped recipe's training folds
+    print(f"{len(held)} questions of folds {sorted(held_out)} "
+          f"({', '.join(f'{n} {sum(q.set == n for q in sub)}' for n in CORPUS_OF)}); model sha256 {digest[:12]}"
+          + (f"; IN-SAMPLE: the model was trained on folds {trained_on}" if trained_on else
+             "; the model never saw them"))
+    result: dict[str, Any] = {"model_sha256": digest, "folds_evaluated": sorted(held_out),
+                              "in_sample_folds": trained_on, "questions": len(held), "baselines": {}, "folds": []}
 
     def ranks(orders: list[list[int]]) -> list[int | None]:
         return [rank_of(corpora[CORPUS_OF[qs[i].set]], o, qs[i].gold) for i, o in zip(held, orders, strict=True)]
@@ -190,8 +195,8 @@ def evaluate(model: Path, json_name: str, held_out: set[int]) -> dict[str, Any]:
         result["folds"].append({"fold": f, "chosen_on": sorted(set(held_out) - {f}), "n": grid[best][0],
                                 "weight": grid[best][1],
                                 "held_out": summarise([sub[j] for j in report], [table[best][j] for j in report])})
-        print(f"  fold {f}: rerank {grid[best][0]}, weight {grid[best][1]} (chosen on the other held-out fold)")
-    result["reranked"] = show("reranked (held out)", pooled)
+        print(f"  fold {f}: rerank {grid[best][0]}, weight {grid[best][1]} (chosen on the other folds evaluated)")
+    result["reranked"] = show("reranked (constants held out)", pooled)
     full = [objective(summarise(sub, rk)) for rk in table]
     best = int(np.argmax(full))
     result["chosen_on_held_out"] = {"n": grid[best][0], "weight": grid[best][1], "summary": summarise(sub, table[best])}
@@ -271,7 +276,7 @@ def main() -> None:
     else:
         served({int(f) for f in args.held_out.split(",")},
                {"statutes": args.statute_index, "policyqa": args.policy_index}, args.rerankers.split(","),
-               "rerank-served")
+               args.json if args.json != "rerank" else "rerank-served")
 
 
 if __name__ == "__main__":

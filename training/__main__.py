@@ -132,7 +132,7 @@ def figures_table(results: dict[str, Any]) -> str:
     base = results["baselines"]
     rows = [("served hybrid, no reranker", base["served (hybrid)"]["all"]), ("reranked (this model)", results["reranked"]["all"])]
     rows += [(name, v["all"]) for name, v in base.items() if name != "served (hybrid)"]
-    lines = [f"Held out: dev folds {results['held_out_folds']} ({results['questions']} questions) that the model "
+    lines = [f"Held out: dev folds {results['folds_evaluated']} ({results['questions']} questions) that the model "
              f"never saw, `bench/results/rerank.json` ({results['taken']}). Rerank depth and fusion weight "
              "chosen on one held-out fold, reported on the other.", "",
              "| ranking | consult R@10 / MRR@10 | scenario R@10 / MRR@10 | policyqa doc@1 / doc@5 |", "|---|---|---|---|"]
