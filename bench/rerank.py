@@ -132,7 +132,7 @@ def evaluate(model: Path, json_name: str, held_out: set[int]) -> dict[str, Any]:
     by_key = {c["key"]: c for c in cands}
     held = [i for i, q in enumerate(qs) if q.fold in held_out]
     sub = [qs[i] for i in held]
-    from training.__main__ import HELD_OUT
+    from training.data import HELD_OUT
 
     trained_on = sorted(held_out - {int(f) for f in HELD_OUT.split(",")})  # the shipped recipe's training folds
     print(f"{len(held)} questions of folds {sorted(held_out)} "

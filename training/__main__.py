@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from training.data import GROUP, Group, read_candidates, read_groups, write_groups, write_pack
+from training.data import GROUP, HELD_OUT, Group, read_candidates, read_groups, write_groups, write_pack
 from training.fit import FitConfig
 
 TRAIN = Path(__file__).resolve().parents[1].parent / "shared" / "train"
@@ -28,7 +28,6 @@ TRAIN = Path(__file__).resolve().parents[1].parent / "shared" / "train"
 # dev folds 3 and 4 (bench/offline.py `folds`) are never trained on, so the figures of
 # `python -m bench.rerank evaluate` on them are held out; 2,000 of the 11,238 reading-comprehension
 # questions (seeded sample); groups of a positive and 3 hard negatives.
-HELD_OUT = "3,4"
 SQUAD_LIMIT = 2000
 
 
@@ -84,22 +83,17 @@ def score_cmd(model_dir: Path, candidates: Path, scores: Path, fold: int | None,
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from training.fit import tokenize_batch
+    from training.fit import score_pairs
 
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForSequenceClassification.from_pretrained(model_dir).to(device).eval()
     found = json.loads(scores.read_text()) if scores.exists() else {}
-    rows = read_candidates(candidates)
+    rows = [r for r in read_candidates(candidates) if fold is None or r["fold"] == fold]
     t0 = time.perf_counter()
-    with torch.no_grad():
-        for row in rows:
-            if fold is not None and row["fold"] != fold:
-                continue
-            group = Group(row["query"], row["passages"], "score")
-            feats = {k: v.to(device) for k, v in tokenize_batch(tokenizer, [group], config).items()}
-            with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=device == "cuda"):
-                found[row["key"]] = [round(float(x), 4) for x in model(**feats).logits[:, 0].float().cpu()]
+    for row in rows:
+        found[row["key"]] = [round(x, 4) for x in score_pairs(model_dir, row["query"], row["passages"], config,
+                                                               device, model=model, tokenizer=tokenizer)]
     scores.write_text(json.dumps(found))
     print(f"scored {len(rows)} lists in {time.perf_counter() - t0:.0f} s")
 
