@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from bench.evalcache import CORPUS_OF, OUT
-from bench.helpers import ROOT
+from bench.helpers import ROOT, write_results
 from bench.offline import (
     ABSENT,
     SPARSE,
@@ -269,9 +269,7 @@ def main() -> None:
             sizes[corpus] = min(sizes.get(corpus, limit), limit)
     print(f"models {models}; chunks with vectors of every model: {sizes}")
     results = [run(m, args.out, not args.no_peer, sizes) for m in models]
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(results, ensure_ascii=False, indent=1))
-    print(f"wrote {args.json}")
+    write_results(args.json.stem, {"models": results}, path=args.json)  # stamped: date, commit, load
 
 
 if __name__ == "__main__":

@@ -42,14 +42,43 @@ def results_name(benchmark: str, model: str) -> str:
     return benchmark if model == Settings.model_fields["model"].default else f"{benchmark}-{model}"
 
 
-def write_results(name: str, figures: dict[str, Any]) -> Path:
-    """Save a benchmark's figures as bench/results/<name>.json (with when and where they were taken)."""
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"{name}.json"
-    record = {"benchmark": name, "taken": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "cpus": os.cpu_count(),
-              **figures}
+def commit() -> tuple[str | None, bool | None]:
+    """The checkout's commit and whether its tracked files differ from it (None, None outside git)."""
+    import subprocess
+
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                              timeout=10, check=True).stdout.strip()
+        changed = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                                 capture_output=True, text=True, timeout=30, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None, None
+    return head or None, bool(changed)
+
+
+def stamp() -> dict[str, Any]:
+    """When, on which code and on how busy a machine a run's figures were taken: the date, the commit
+    (and `dirty` when tracked files differed from it), the CPU count and the load averages (1, 5 and
+    15 minutes, taken when the figures are written: a load near or above `cpus` means the run
+    shared the machine)."""
+    head, dirty = commit()
+    try:
+        load = [round(x, 2) for x in os.getloadavg()]
+    except OSError:  # not available on this platform
+        load = [None, None, None]
+    return {"taken": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "commit": head, "dirty": dirty,
+            "cpus": os.cpu_count(), "load_1min": load[0], "load_5min": load[1], "load_15min": load[2]}
+
+
+def write_results(name: str, figures: dict[str, Any], path: Path | None = None) -> Path:
+    """Save a benchmark's figures as bench/results/<name>.json (or `path`), stamped by `stamp()`: the
+    README quotes only figures saved this way (tests/test_readme_figures.py)."""
+    path = path or RESULTS / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = {"benchmark": name, **stamp(), **figures}
     path.write_text(json.dumps(record, ensure_ascii=False, indent=1, default=str) + "\n", encoding="utf-8")
-    print(f"figures written to {path.relative_to(ROOT)}")
+    shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+    print(f"figures written to {shown}")
     return path
 
 

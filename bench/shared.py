@@ -243,6 +243,9 @@ def faults(clients: int, seconds: float) -> None:
         print(f"conversations (sample) that still continue: {continued} of {len(sample)}")
         write_results("shared-faults", {"clients": clients, "seconds": seconds, "events": events,
                                         "counts": dict(tally.counts), "longest_s": tally.longest,
+                                        "answered_per_s": tally.counts["answered"] / seconds,
+                                        "p50_ms": percentile(tally.latencies, 0.5) * 1000 if tally.latencies else None,
+                                        "p95_ms": percentile(tally.latencies, 0.95) * 1000 if tally.latencies else None,
                                         "answers_kept": kept, "answers": len(tally.answers),
                                         "conversations_continued": continued, "sampled": len(sample)})
 
