@@ -233,9 +233,9 @@ def run_lookups(r: Retrievers, samples: int) -> float:
     return rate
 
 
-def run_missing_articles(r: Retrievers, samples: int = 20) -> bool:
+def run_missing_articles(r: Retrievers, samples: int = 20) -> dict[str, int]:
     """Articles past a law's last one (over all its versions), asked in both number forms:
-    refused, naming the missing article, with no citation."""
+    refused, naming the missing article, with no citation. Returns how many were asked and refused so."""
     from assistant.numerals import to_cn, to_int
 
     last: dict[str, int] = {}
@@ -261,7 +261,7 @@ def run_missing_articles(r: Retrievers, samples: int = 20) -> bool:
           f"[{'met' if passed == total else 'NOT met'}]")
     for question, refused, answer in examples[:4]:
         print(f"    {question}: refused={refused} answer={answer!r}")
-    return passed == total
+    return {"asked": total, "refused_naming_it": passed}
 
 
 # --- serving ----------------------------------------------------------------------------------------
@@ -429,7 +429,7 @@ def main() -> None:
         print("\n== article lookups ==")
         figures["lookup_rank1"] = run_lookups(r, args.lookups if not args.limit else min(args.lookups,
                                                                                           max(25, args.limit)))
-        run_missing_articles(r, 20 if not args.limit else 5)
+        figures["missing_articles"] = run_missing_articles(r, 20 if not args.limit else 5)
     if "api" in parts and not args.no_api:
         print("\n== serving (uvicorn + create_app(settings, ui=False), loopback) ==")
         questions = [row["question"] for row in rows]
