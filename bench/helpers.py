@@ -62,6 +62,7 @@ def stamp() -> dict[str, Any]:
     15 minutes, taken when the figures are written: a load near or above `cpus` means the run
     shared the machine)."""
     head, dirty = commit()
+    load: list[float | None]
     try:
         load = [round(x, 2) for x in os.getloadavg()]
     except OSError:  # not available on this platform
