@@ -19,10 +19,22 @@ Labelled sets (signals from the product's retrieval, cached by bench/qa_cache.py
 
 Sample weights: √(group size) per (set, label), policyqa times --policy-weight (default 1). Five
 folds, stratified by set and label: each fold's model is fitted on the other four and judged on it;
-the trade-off curve on policyqa is from these held-out probabilities. The constants written into the
-module are the fit on everything, from the command above (with the statute index; without it the
-statute sets are left out and the fit differs). Prints the per-fold figures, the curves, the knee
-and the docstring block.
+the trade-off curves are from these held-out probabilities. The threshold rule (`choose_threshold`:
+the most answered + refused on policyqa among thresholds answering ANSWER_FLOOR of the answerable)
+is judged nested: for each outer fold the threshold is chosen from inner-fold held-out
+probabilities of the other four folds, so the per-fold and pooled figures printed under "held
+out, nested" are of questions neither the model nor the threshold saw; those are the result. The
+constants written into the module and the default threshold are the same procedure on everything
+(in-sample, printed beside). With --mixed-index and --default-index the same questions are judged
+on a half index joined by the statutes and on the default corpus. Saved: bench/results/calibration.json.
+
+    python -m bench.devindex policyqa-half --out /work/cache/idx/policyqa-half
+    python -m bench.devindex statutes --out /work/cache/idx/statutes
+    python -m bench.devindex policyqa-half+statutes --out /work/cache/idx/mixed
+    python -m bench.devindex default --out /work/cache/idx/default
+    python -m bench.calibrate_answerability --half-index /work/cache/idx/policyqa-half/index \
+        --statute-index /work/cache/idx/statutes/index --mixed-index /work/cache/idx/mixed/index \
+        --default-index /work/cache/idx/default/index
 """
 
 from __future__ import annotations
@@ -35,7 +47,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.helpers import ROOT
+from bench.helpers import ROOT, write_results
 from bench.pq import SHARED, answerable_in_half, corpus_texts, load_questions
 from bench.qa_cache import DEFAULT_CACHE, documents, retrievals
 
@@ -168,9 +180,93 @@ def rates(p: np.ndarray, y: np.ndarray, t: float) -> tuple[float, float]:
     return ans, ref
 
 
+def choose_threshold(p: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
+    """(threshold, answered, refused) on policyqa: the most answered + refused among the thresholds
+    (grid 0.01) that still answer ANSWER_FLOOR of the answerable (an enterprise asking what the index
+    covers gets its answer first); the free knee when none does. A fine grid: the curve is flat near
+    its top, and a coarse one would pick by where its steps happen to fall."""
+    fine = [(float(t), *rates(p, y, float(t))) for t in np.round(np.arange(0.05, 0.96, 0.01), 2)]
+
+    def balance(row: tuple[float, float, float]) -> float:
+        return row[1] + row[2]
+
+    free = max(fine, key=balance)
+    return max((row for row in fine if row[1] >= ANSWER_FLOOR), key=balance, default=free)
+
+
+def held_out(x: np.ndarray, y: np.ndarray, w: np.ndarray, strata: np.ndarray, folds: int,
+             seed: int = 0) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Probabilities of each row from the model fitted on the other folds, and the folds' rows."""
+    from sklearn.model_selection import StratifiedKFold
+
+    p = np.zeros(len(y))
+    tests = []
+    for train, test in StratifiedKFold(folds, shuffle=True, random_state=seed).split(x, strata):
+        p[test] = fit(x[train], y[train], w[train]).predict_proba(x[test])[:, 1]
+        tests.append(test)
+    return p, tests
+
+
+def nested(x: np.ndarray, y: np.ndarray, w: np.ndarray, names: np.ndarray, strata: np.ndarray,
+           folds: int) -> tuple[np.ndarray, np.ndarray, list[tuple[np.ndarray, float, Any]]]:
+    """The whole procedure judged on questions it never saw: for each outer fold, the threshold is
+    chosen from inner-fold held-out probabilities of the other folds, the model fitted on them, and
+    both applied to the fold. Returns each row's decision (answer or not), its probability and the
+    folds with their thresholds and models."""
+    from sklearn.model_selection import StratifiedKFold
+
+    decided, prob, out = np.zeros(len(y), bool), np.zeros(len(y)), []
+    for train, test in StratifiedKFold(folds, shuffle=True, random_state=0).split(x, strata):
+        inner, _ = held_out(x[train], y[train], w[train], strata[train], folds - 1, seed=1)
+        pq = names[train] == "policyqa"
+        t = choose_threshold(inner[pq], y[train][pq])[0]
+        prob[test] = fit(x[train], y[train], w[train]).predict_proba(x[test])[:, 1]
+        model = fit(x[train], y[train], w[train])
+        prob[test] = model.predict_proba(x[test])[:, 1]
+        decided[test] = prob[test] >= t
+        out.append((test, t, model))
+    return decided, prob, out
+
+
+def other_indexes(args: argparse.Namespace, sets: dict[str, tuple[np.ndarray, np.ndarray]], names: np.ndarray,
+                  outer: list[tuple[np.ndarray, float, Any]]) -> dict[str, Any]:
+    """The same questions on other indexes, each judged by the model and threshold of the outer fold
+    that held it out (so still held out): policyqa, the legal and the off-topic questions on the half
+    index joined by the 378 laws (`--mixed-index`), and the seed's questions on the default corpus,
+    the seed and five laws (`--default-index`). A legal question is answerable there as on the statute
+    index (its gold article in the top 5); the others keep their labels."""
+    law = law_rows()
+    plans: list[tuple[str, Path, str, list[str], np.ndarray | None]] = []
+    if args.mixed_index is not None:
+        plans.append(("mixed", args.mixed_index, "policyqa", [r["question"] for r in load_questions()], None))
+        if "statute" in sets:
+            plans.append(("mixed", args.mixed_index, "statute", [r["question"] for r in law], np.asarray(
+                retrieved_gold(retrievals(args.mixed_index, [r["question"] for r in law], args.cache), law))))
+    if args.default_index is not None:
+        plans.append(("default", args.default_index, "seed", SEED_QUESTIONS + OFF_TOPIC, None))
+    result: dict[str, Any] = {}
+    print("\nother indexes, held out (each question judged by its outer fold's model and threshold):")
+    for index_name, index, kind, questions, labels in plans:
+        xe = np.asarray(signal_rows(index, questions, args.cache), dtype=float)
+        ye = sets[kind][1] if labels is None else labels
+        rows_of_kind = np.flatnonzero(names == kind)  # global row numbers of the set, in question order
+        decided = np.zeros(len(questions), bool)
+        for test, t, model in outer:
+            pos = np.flatnonzero(np.isin(rows_of_kind, test))
+            if len(pos):
+                decided[pos] = model.predict_proba(xe[pos])[:, 1] >= t
+        ans = float(decided[ye == 1].mean()) if (ye == 1).any() else float("nan")
+        ref = float((~decided[ye == 0]).mean()) if (ye == 0).any() else float("nan")
+        base = names == kind
+        print(f"  {index_name} index, {kind}: answered {ans:.1%} of {int((ye == 1).sum())} answerable, refused "
+              f"{ref:.1%} of {int((ye == 0).sum())}")
+        result[f"{index_name}/{kind}"] = {"answered": ans, "refused": ref, "answerable": int((ye == 1).sum()),
+                                          "unanswerable": int((ye == 0).sum()), "rows": int(base.sum())}
+    return result
+
+
 def main() -> None:
     from sklearn.metrics import roc_auc_score
-    from sklearn.model_selection import StratifiedKFold
 
     from assistant.answer.answerability import SIGNALS
 
@@ -186,6 +282,10 @@ def main() -> None:
                         help="multiplies the weight of the policyqa questions (the set with targets)")
     parser.add_argument("--seed-dir", type=Path, default=DEFAULT_CACHE / "seed")
     parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--mixed-index", type=Path, default=None,
+                        help="the half index joined by the statutes (bench/devindex.py policyqa-half+statutes)")
+    parser.add_argument("--default-index", type=Path, default=None,
+                        help="an index of corpus/ (the seed and five laws): the seed questions there")
     args = parser.parse_args()
 
     sets = build_sets(args)
@@ -195,14 +295,8 @@ def main() -> None:
     w = weights(names, y) * np.where(names == "policyqa", args.policy_weight, 1.0)
     print("sets:", {k: f"{int(v[1].sum())} answerable / {int((v[1] == 0).sum())} not" for k, v in sets.items()})
 
-    held = np.zeros(len(y))
     strata = np.char.add(names.astype(str), y.astype(str))
-    folds = StratifiedKFold(args.folds, shuffle=True, random_state=0).split(x, strata)
-    fold_rows = []
-    for f, (train, test) in enumerate(folds):
-        model = fit(x[train], y[train], w[train])
-        held[test] = model.predict_proba(x[test])[:, 1]
-        fold_rows.append((f, test))
+    held, _ = held_out(x, y, w, strata, args.folds)
 
     final = fit(x, y, w)
     coefs = dict(zip(SIGNALS, final.coef_[0], strict=True))
@@ -244,28 +338,43 @@ def main() -> None:
             print(f"  {t:.2f}     {a:6.1%}                     {r:6.1%}                       {pr:6.1%}"
                   f"          {orf:6.1%}            | {answered.mean():6.1%}                {cited:6.1%}")
 
-    # Chosen on a grid of 0.01 (the table above steps by 0.05): the curve is flat near its top, and a
-    # coarse grid would pick by where its steps happen to fall.
-    fine = [(float(t), *rates(held[pq], y[pq], float(t))) for t in np.round(np.arange(0.05, 0.96, 0.01), 2)]
+    free_knee = choose_threshold(held[pq], y[pq])  # the rule, on pooled held-out probabilities
+    print(f"\nthe rule on all data (the shipped default; its own figures are in-sample): {free_knee[0]:.2f} "
+          f"({free_knee[1]:.1%} answered, {free_knee[2]:.1%} refused on policyqa)")
+    knee = free_knee[0]
 
-    def balance(row: tuple[float, ...]) -> float:
-        return row[1] + row[2]  # answered + refused on policyqa
+    # Held out: the threshold and the model chosen inside each fold (nested), judged on the fold.
+    decided, _, outer = nested(x, y, w, names, strata, args.folds)
+    report: dict[str, Any] = {"folds": [], "sets": {k: {"answerable": int(v[1].sum()),
+                                                       "unanswerable": int((v[1] == 0).sum())}
+                                                   for k, v in sets.items()}}
 
-    free_knee = float(max(fine, key=balance)[0])
-    # The default: the most answered + refused among the thresholds that still answer ANSWER_FLOOR of
-    # the answerable (an enterprise asking what the index covers must get its answer first).
-    chosen = max((row for row in fine if row[1] >= ANSWER_FLOOR), key=balance, default=(free_knee, 0.0, 0.0))
-    knee = chosen[0]
-    print(f"\nknee (max answered + refused on policyqa, 0.01 grid): {free_knee:.2f}; among thresholds answering "
-          f">= {ANSWER_FLOOR:.0%}: {knee:.2f} (the default: {chosen[1]:.1%} answered, {chosen[2]:.1%} refused)")
-    print("\nper fold at the default (held-out): answered(answerable) / refused(unanswerable) on policyqa; "
-          "off-topic refused; seed answered")
-    for f, test in fold_rows:
+    def shares(mask: np.ndarray) -> tuple[float, float]:
+        ans = float(decided[mask & (y == 1)].mean()) if (mask & (y == 1)).any() else float("nan")
+        ref = float((~decided[mask & (y == 0)]).mean()) if (mask & (y == 0)).any() else float("nan")
+        return ans, ref
+
+    print("\nheld out, nested (threshold and model chosen on the other folds): answered(answerable) / "
+          "refused(unanswerable) per set")
+    print("fold  threshold  " + "  ".join(f"{k:>21}" for k in sets))
+    for f, (test, t, _) in enumerate(outer):
         m = np.zeros(len(y), bool)
         m[test] = True
-        a, r = rates(held[m & pq], y[m & pq], knee)
-        sa, sr = rates(held[m & (names == "seed")], y[m & (names == "seed")], knee)
-        print(f"  fold {f}: {a:6.1%} / {r:6.1%}   {sr:6.1%}   {sa:6.1%}")
+        row = {k: shares(m & (names == k)) for k in sets}
+        report["folds"].append({"fold": f, "threshold": t, **{k: list(v) for k, v in row.items()}})
+        print(f"  {f}    {t:.2f}       " + "  ".join(f"{a:9.1%} / {r:9.1%}" for a, r in row.values()))
+    pooled = {k: shares(names == k) for k in sets}
+    report["pooled"] = {k: list(v) for k, v in pooled.items()}
+    print("pooled           " + "  ".join(f"{a:9.1%} / {r:9.1%}" for a, r in pooled.values()))
+    pa = [fold["policyqa"][0] for fold in report["folds"]]
+    pr = [fold["policyqa"][1] for fold in report["folds"]]
+    print(f"policyqa per-fold spread: answered {min(pa):.1%}–{max(pa):.1%}, refused {min(pr):.1%}–{max(pr):.1%}")
+    report["rule_on_all"] = {"threshold": knee, "policyqa_answered_in_sample": free_knee[1],
+                             "policyqa_refused_in_sample": free_knee[2]}
+    report["coefficients"] = {k: float(v) for k, v in coefs.items()}
+    report["intercept"] = float(final.intercept_[0])
+    report["other_indexes"] = other_indexes(args, sets, names, outer)
+    write_results("calibration", report)
     fin = final.predict_proba(x)[:, 1]
     a, r = rates(fin[pq], y[pq], knee)
     sd = names == "seed"

@@ -3,7 +3,9 @@
     python -m bench.devindex policyqa       --out /work/cache/idx/policyqa        # 599 policy texts
     python -m bench.devindex policyqa-half  --out /work/cache/idx/policyqa-half   # md5(docid) even
     python -m bench.devindex statutes       --out /work/cache/idx/statutes        # 378 laws
-    python -m bench.devindex seed+laws      --out /work/cache/idx/mixed           # corpus/ + the statutes
+    python -m bench.devindex seed+laws      --out /work/cache/idx/seed-laws       # corpus/ + the statutes
+    python -m bench.devindex policyqa-half+statutes --out /work/cache/idx/mixed     # the half + the statutes
+    python -m bench.devindex default        --out /work/cache/idx/default         # corpus/: seed + five laws
 
 The index is the product's own (`run_index`: loader, chunker, Chroma, BM25, manifest), so the served
 `Retriever` ranks it; only the embedding is skipped: the index's content cache is filled first with
@@ -18,6 +20,7 @@ import json
 import shutil
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -33,13 +36,18 @@ def corpus_folder(name: str, work: Path) -> Path:
         return POLICYQA / "corpus"
     if name == "statutes":
         return OUT / "statutes" / "corpus"
+    if name == "default":
+        return ROOT / "corpus"
     target = work / "corpus"
     if target.exists():
         shutil.rmtree(target)
     target.mkdir(parents=True)
-    if name == "policyqa-half":
+    if name in ("policyqa-half", "policyqa-half+statutes"):
         for path in sorted((POLICYQA / "corpus").glob("*.txt")):
             if in_half(path.stem):
+                shutil.copy(path, target / path.name)
+        if name.endswith("+statutes"):
+            for path in (OUT / "statutes" / "corpus").iterdir():
                 shutil.copy(path, target / path.name)
     elif name == "seed+laws":
         for path in [*(ROOT / "corpus").iterdir(), *(OUT / "statutes" / "corpus").iterdir()]:
@@ -70,7 +78,9 @@ def seed_cache(index_dir: Path, model: str) -> int:
     return total
 
 
-def build(name: str, out: Path, model: str = "m3e-small") -> Path:
+def build(name: str, out: Path, model: str = "m3e-small", **settings: Any) -> Path:
+    """Index a dev corpus into out/index; `settings` are further Settings fields (a Chroma server's
+    chroma_host and chroma_port, say)."""
     from assistant.indexing.service import run_index
     from assistant.settings import Settings
 
@@ -78,9 +88,9 @@ def build(name: str, out: Path, model: str = "m3e-small") -> Path:
     corpus = corpus_folder(name, out)
     index_dir = out / "index"
     print(f"{seed_cache(index_dir, model)} cached vectors offered to {index_dir}")
-    settings = Settings(corpus_dir=corpus, index_dir=index_dir, data_dir=out / "data", model=model)
+    config = Settings(corpus_dir=corpus, index_dir=index_dir, data_dir=out / "data", model=model, **settings)
     t0 = time.perf_counter()
-    report = run_index(settings, progress=lambda stage, done, total: None)
+    report = run_index(config, progress=lambda stage, done, total: None)
     print(f"{name}: version={report.version} documents={report.documents} chunks={report.chunks} "
           f"embedded={report.embedded} skipped={report.count('skipped')} in {time.perf_counter() - t0:.0f} s")
     return index_dir
@@ -88,7 +98,8 @@ def build(name: str, out: Path, model: str = "m3e-small") -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("corpus", choices=["policyqa", "policyqa-half", "statutes", "seed+laws"])
+    parser.add_argument("corpus", choices=["policyqa", "policyqa-half", "statutes", "seed+laws",
+                                                      "policyqa-half+statutes", "default"])
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--model", default="m3e-small")
     args = parser.parse_args()

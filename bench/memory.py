@@ -6,8 +6,10 @@ Indexes the seed document in a temporary folder, then asks N distinct long quest
 conversation (the hostile pattern: every cache key and every conversation is new), while a few "real
 users" keep continuing their own conversations. Prints RSS before and after (target: < 2 GiB after),
 the tokenizer cache's size, how many conversations the store holds and whether every real user's
-conversation survived the flood; writes the figures to bench/results/memory.json (every 100
-questions too, with "finished": false, so a stopped run keeps its figures).
+conversation survived the flood; writes the figures to bench/results/memory.json, RSS every 1,000
+questions in `rss_every_1000` (flat once the conversation store's bound, max_conversations, and the
+tokenizer cache's are full); also every 100 questions with "finished": false, so a stopped run
+keeps its figures.
 
 Each 900-character question costs ~0.8 s of query embedding on one CPU core, so the full run takes
 hours on a shared machine.
@@ -67,6 +69,7 @@ def main() -> None:
     started = time.perf_counter()
     peak = rss_before
     lost_users = 0
+    series: list[dict[str, float]] = []  # RSS every 1,000 questions: flat once the bounds are full
 
     def figures(asked: int) -> dict[str, object]:
         rss = process.memory_info().rss
@@ -77,7 +80,7 @@ def main() -> None:
             "tokenizer_cache_mib": round(keyword._cache.currsize / MiB, 1),
             "conversations_held": len(assistant.conversations), "max_conversations": settings.max_conversations,
             "real_user_conversations_lost": lost_users, "seconds": round(time.perf_counter() - started),
-            "ok": rss < 2048 * MiB and lost_users == 0,
+            "ok": rss < 2048 * MiB and lost_users == 0, "rss_every_1000": series,
         }
 
     for n in range(args.questions):
@@ -91,11 +94,15 @@ def main() -> None:
                 users[user] = assistant.ask("天津布局建设了多少家概念验证平台？").conversation_id
         if n % 100 == 99:
             peak = max(peak, process.memory_info().rss)
+            write_results("memory", {**figures(n + 1), "finished": False})  # kept if the run is stopped
+        if n % 1000 == 999:
+            series.append({"questions": n + 1, "rss_mib": round(process.memory_info().rss / MiB),
+                           "conversations": len(assistant.conversations),
+                           "tokenizer_cache_mib": round(keyword._cache.currsize / MiB, 1)})
             print(f"{n + 1:>6} questions  rss {process.memory_info().rss / MiB:7.0f} MiB  "
                   f"tokenizer cache {keyword._cache.currsize / MiB:5.1f} MiB  "
                   f"conversations {len(assistant.conversations)}  {time.perf_counter() - started:6.0f} s",
                   flush=True)
-            write_results("memory", {**figures(n + 1), "finished": False})  # kept if the run is stopped
     result = {**figures(args.questions), "finished": True,
               "longest_real_user_turns": max(len(assistant.conversations.get(u).turns) for u in users)}
     print(json.dumps(result, indent=1))

@@ -2,7 +2,7 @@
 
     python -m bench.retrieval                                   # bench/.cache/statutes-index
     python -m bench.retrieval --index bench/.cache/dev-index --limit 60 --no-api
-    python -m bench.retrieval --parts sets                      # the three dev sets, offline
+    python -m bench.retrieval --parts sets                      # the three dev sets: offline, then served
 
 Three dev sets (part `sets`, issue 11): consult-dev, scenario-dev and policyqa dev, ranked offline
 over the cache of bench/evalcache.py by bench/crossval.py: BM25 over chunks and over whole
@@ -402,10 +402,15 @@ def main() -> None:
     parser.add_argument("--rerankers", default="off,bundled", help="reranker settings the api part serves, in turn")
     parser.add_argument("--seconds", type=float, default=30.0, help="bound of the concurrent phase")
     parser.add_argument("--max-requests", type=int, default=400, help="bound of the concurrent phase")
+    parser.add_argument("--statute-index", type=Path, default=Path("/work/cache/idx/statutes/index"),
+                        help="sets: the served rows' statute index (bench/devindex.py statutes)")
+    parser.add_argument("--policy-index", type=Path, default=Path("/work/cache/idx/policyqa/index"),
+                        help="sets: the served rows' policy index (bench/devindex.py policyqa)")
     args = parser.parse_args()
+    indexes = {"statutes": args.statute_index, "policyqa": args.policy_index}
     index_dir = (args.index_opt or args.index).resolve()
     if args.parts == "sets":
-        run_sets(args.models, not args.no_peer)
+        run_sets(args.models, not args.no_peer, indexes)
         return
     if not (index_dir / "CURRENT").exists():
         raise SystemExit(f"no published index in {index_dir} (no CURRENT file)")
@@ -420,7 +425,7 @@ def main() -> None:
     figures: dict[str, Any] = {"index": {"version": r.snapshot.version, "documents": len(r.snapshot.documents),
                                          "chunks": len(r.snapshot.chunks)}, "questions": len(rows)}
     if "sets" in parts:
-        run_sets(args.models, not args.no_peer)
+        run_sets(args.models, not args.no_peer, indexes)
         if parts == {"sets"}:
             return
     if "quality" in parts:
@@ -439,9 +444,12 @@ def main() -> None:
     write_results("retrieval", figures)
 
 
-def run_sets(models: str, peer: bool) -> None:
+def run_sets(models: str, peer: bool, indexes: dict[str, Path]) -> None:
     """The three dev sets, offline over bench/evalcache.py's artefacts: baselines, the 5 folds and the
-    pooled held-out figures of the fused ranking, per model (bench/crossval.py), written as JSON."""
+    pooled held-out figures of the fused ranking, per model (bench/crossval.py), written as JSON.
+    The offline fusion is a copy for searching configurations; what the product serves is then
+    measured through the served `Retriever` on real indexes of the dev corpora (bench/devindex.py),
+    every question, saved as bench/results/retrieval-served.json: the figures to report."""
     from bench.crossval import run
     from bench.evalcache import OUT
     from bench.offline import usable_units
@@ -456,6 +464,14 @@ def run_sets(models: str, peer: bool) -> None:
         if timing.exists():
             print(f"[{m}] raw encode: {timing.read_text().strip()}")
     print(f"wrote {write_results('retrieval-sets', {'models': results})}")
+    missing = [str(p) for p in indexes.values() if not (p / "CURRENT").exists()]
+    if missing:
+        print(f"served rows skipped: no index at {', '.join(missing)} (python -m bench.devindex statutes|policyqa)")
+        return
+    from bench.rerank import served
+
+    print("\n== the same three sets through the served Retriever (real indexes; every question) ==")
+    served({0, 1, 2, 3, 4}, indexes, ["off"], "retrieval-served")
 
 
 def run_quality(r: Retrievers, rows: list[dict[str, Any]], peer: bool) -> dict[str, Any]:

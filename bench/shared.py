@@ -2,7 +2,7 @@
 them, and restart the servers under load. Used by tests/test_shared_workers.py and runnable:
 
     python -m bench.shared faults [--clients 4] [--seconds 60]
-    python -m bench.shared scale [--index bench/.cache/statutes-index] [--workers 1,2,4] [--clients 8]
+    python -m bench.shared scale [--corpus statutes] [--workers 1,2,4] [--clients 8]
 
 builds the seed index on a Chroma server in a temporary folder, starts PostgreSQL and Redis
 (Debian's packages, loopback, tests/state_servers.py) and two workers, and while N clients ask
@@ -11,16 +11,16 @@ mid-answer and starts it again. Prints answered / 503 / other (target: other 0),
 request (target: under the request deadline) and whether every answer logged before each fault is
 still in the log and every conversation still continues (target: all).
 
-`scale` serves an index (the seed, built on a fresh Chroma server, unless --index names one built
-with the ASSISTANT_CHROMA_* settings in the environment) from 1, 2, 4 … workers in turn on
-PostgreSQL and Redis, loads each with the development questions for --seconds, and prints answered
-requests per second and p50 / p95 latency for each worker count in one table.
+`scale` builds an index on a fresh Chroma server (the seed, or with --corpus a dev corpus of
+bench/devindex.py: `statutes` is the 378 laws, 26 k articles, from bench/evalcache.py's vectors),
+serves it from 1, 2, 4 … workers in turn on PostgreSQL and Redis, loads each for --seconds (the
+seed: questions and follow-ups; a dev corpus: consult-dev's questions) and prints answered requests
+per second and p50 / p95 latency for each worker count in one table.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import signal
 import subprocess
@@ -252,49 +252,51 @@ def faults(clients: int, seconds: float) -> None:
 
 # --- python -m bench.shared scale ------------------------------------------------------------------
 
-def scale(index: Path | None, counts: list[int], clients: int, seconds: float) -> None:
+def scale(corpus: str | None, counts: list[int], clients: int, seconds: float) -> None:
     import json
 
     from assistant.indexing.service import run_index
     from assistant.settings import Settings
+    from bench import devindex
     from bench.helpers import EVAL
     from tests.chroma_server import chroma_server
     from tests.state_servers import postgres_server, redis_server
 
     dev = EVAL / "consult-dev.jsonl"
     rounds: Sequence[Sequence[str]] = PAIRS
-    if index is not None and dev.is_file():
+    if corpus is not None:
         rounds = [(json.loads(line)["question"],) for line in dev.read_text(encoding="utf-8").splitlines() if line]
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp, postgres_server() as pg, \
-            redis_server(Path(tmp)) as redis, contextlib.ExitStack() as stack:
+            redis_server(Path(tmp)) as redis, chroma_server(Path(tmp) / "chroma") as (host, port):
         root = Path(tmp)
+        if corpus is None:
+            index, folder = root / "index", copy_seed(root / "corpus")
+            assert run_index(Settings(corpus_dir=folder, index_dir=index, data_dir=root / "data",
+                                      chroma_host=host, chroma_port=port)).usable
+        else:
+            index = devindex.build(corpus, root / "dev", chroma_host=host, chroma_port=port)
+            folder = devindex.corpus_folder(corpus, root / "dev")
         env = {"ASSISTANT_DATABASE_URL": pg.new_database(), "ASSISTANT_REDIS_URL": redis.url,
-               "ASSISTANT_RATE_LIMIT_QUESTIONS": "", "ASSISTANT_DATA_DIR": str(root / "data")}
-        if index is None:
-            host, port = stack.enter_context(chroma_server(root / "chroma"))
-            settings = Settings(corpus_dir=copy_seed(root / "corpus"), index_dir=root / "index",
-                                data_dir=root / "data", chroma_host=host, chroma_port=port)
-            assert run_index(settings).usable
-            env.update({"ASSISTANT_CHROMA_HOST": host, "ASSISTANT_CHROMA_PORT": str(port),
-                        "ASSISTANT_CORPUS_DIR": str(settings.corpus_dir)})
-            index = settings.index_dir
-        env["ASSISTANT_INDEX_DIR"] = str(index)
+               "ASSISTANT_RATE_LIMIT_QUESTIONS": "", "ASSISTANT_DATA_DIR": str(root / "data"),
+               "ASSISTANT_CHROMA_HOST": host, "ASSISTANT_CHROMA_PORT": str(port), "ASSISTANT_INDEX_DIR": str(index),
+               "ASSISTANT_CORPUS_DIR": str(folder)}
         rows = []
         for n in counts:
             with workers(n, env) as pool:
                 urls = [w.url for w in pool]
-                tally = hammer(lambda urls=urls: urls, clients, seconds, rounds=rounds)
+                tally = hammer(lambda: urls, clients, seconds, rounds=rounds)  # noqa: B023 (called at once)
             answered = tally.counts["answered"]
             rows.append({"workers": n, "answered_per_s": answered / seconds,
                          "p50_ms": percentile(tally.latencies, 0.5) * 1000 if tally.latencies else None,
                          "p95_ms": percentile(tally.latencies, 0.95) * 1000 if tally.latencies else None,
                          "counts": dict(tally.counts)})
             print(f"{n} workers: {summary(tally, seconds)}", flush=True)
-    print(f"\n{clients} clients, {seconds:.0f} s each, {os.cpu_count()} CPUs, index {index}")
+    print(f"\n{clients} clients, {seconds:.0f} s each, {os.cpu_count()} CPUs, index: {corpus or 'the seed'}")
     print("workers  answered/s  p50 ms  p95 ms")
     for row in rows:
         print(f"{row['workers']:7d}  {row['answered_per_s']:10.1f}  {row['p50_ms'] or 0:6.0f}  {row['p95_ms'] or 0:6.0f}")
-    write_results("shared-scale", {"clients": clients, "seconds": seconds, "index": str(index), "rows": rows})
+    write_results("shared-scale", {"clients": clients, "seconds": seconds, "corpus": corpus or "seed",
+                                   "cpus": os.cpu_count(), "rows": rows})
 
 
 def main() -> None:
@@ -302,13 +304,14 @@ def main() -> None:
     parser.add_argument("what", choices=["faults", "scale"])
     parser.add_argument("--clients", type=int, default=None, help="default: 4 (faults), 8 (scale)")
     parser.add_argument("--seconds", type=float, default=60.0)
-    parser.add_argument("--index", type=Path, default=None, help="scale: an index folder (default: the seed)")
+    parser.add_argument("--corpus", default=None, choices=["statutes", "policyqa"],
+                        help="scale: a dev corpus (bench/devindex.py) instead of the seed")
     parser.add_argument("--workers", default="1,2,4", help="scale: worker counts, comma-separated")
     args = parser.parse_args()
     if args.what == "faults":
         faults(args.clients or 4, args.seconds)
     else:
-        scale(args.index, [int(n) for n in args.workers.split(",")], args.clients or 8, args.seconds)
+        scale(args.corpus, [int(n) for n in args.workers.split(",")], args.clients or 8, args.seconds)
 
 
 if __name__ == "__main__":

@@ -143,6 +143,8 @@ def test_servers_restarted_under_load_cost_503s_only(deployment: Deployment) -> 
     other = {k: v for k, v in tally.counts.items() if k not in ("answered", "503")}
     assert other == {}  # no 500, no time-out, no 404 for a conversation
     assert tally.counts["answered"] > 10 and tally.longest < 30
+    # An answer is given only once it is logged: during the PostgreSQL outage a 503, not an unlogged 200.
+    assert len(tally.answers) == tally.counts["answered"]
     # Nothing committed is lost; both servers serve again without restarting the workers.
     log = PostgresLog(deployment.database)
     assert log.scalar("SELECT COUNT(*) FROM answers WHERE id = ANY(:ids)", {"ids": tally.answers}) == len(

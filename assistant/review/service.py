@@ -2,9 +2,11 @@
 
 The assistant logs every answer here and asks here first whether a curated answer fits the
 question; liaisons read the queue, look at an answer sentence by sentence, give verdicts (which
-make curated answers) and answer hand-offs. Logging never stops an enterprise from getting its
-answer: if the log cannot be written the answer is still given, without an `answer_id`, and the
-failure is logged for the operator.
+make curated answers) and answer hand-offs. A local log (SQLite) that cannot be written does not
+stop an enterprise from getting its answer: it is given without an `answer_id` and the failure is
+logged for the operator. A log server (PostgreSQL) that is away is a 503 with Retry-After: the
+outage is short, and an answer no liaison can ever review, or a machine answer served where a
+liaison's correction may exist, is worse than a retry a moment later.
 
 This is a facade: SQL is in repository.py, curated answers in curation.py, hand-offs in
 handoffs.py, a liaison's citations in picks.py, the views in schemas.py.
@@ -20,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from assistant.answer.support import min_support
-from assistant.errors import AssistantError
+from assistant.errors import AssistantError, StateUnavailableError
 from assistant.indexing.snapshot import IndexSnapshot, LiveIndex
 from assistant.indexing.versions import VersionStore
 from assistant.retrieve.retriever import Retriever, make_retriever
@@ -121,6 +123,8 @@ class ReviewService:
         self.prune()
         try:
             answer_id = self._insert_answer(response, question, evidence, origin, curated_id)
+        except StateUnavailableError:
+            raise  # the log's server is away: 503, so the client retries an answer liaisons can review
         except LOG_ERRORS as err:
             log.error("the answer to %r was given but could not be logged: %s", question[:100], err)
             return response
@@ -162,6 +166,8 @@ class ReviewService:
         try:
             snapshot = self.index.snapshot()
             curated = self.curation.find(query, snapshot)
+        except StateUnavailableError:
+            raise  # a liaison's correction may be there: not served the machine's answer instead
         except LOG_ERRORS as err:
             log.error("curated answers unavailable: %s", err)
             return None
