@@ -101,8 +101,18 @@ class Settings(BaseSettings):
     # and only from these proxy addresses.
     trust_proxy: bool = False
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["127.0.0.1"])
-    # uvicorn (`assistant serve`): open connections at most (then 503), idle keep-alive seconds.
-    server_max_connections: int = 512
+    # The server's own doors (assistant/api/server.py, uvicorn with a guarded HTTP protocol). A
+    # connection's request line and headers must all arrive within server_header_timeout_seconds of
+    # its opening (or of the next request's first byte), else 408 and closed. At most
+    # server_max_connections open connections, and server_connections_per_address from one peer
+    # address (trusted proxies exempt when trust_proxy is on): past either, the longest-waiting
+    # connection without a request in progress (stalled in its headers, or idle between requests)
+    # is closed to make room; when every one has a request in progress the new one gets 503.
+    # Connections still waiting for their headers never make other clients get 503. Idle
+    # keep-alive connections are closed after server_keep_alive_seconds.
+    server_max_connections: int = Field(default=512, ge=1)
+    server_connections_per_address: int = Field(default=128, ge=1)
+    server_header_timeout_seconds: float = Field(default=10.0, gt=0)
     server_keep_alive_seconds: float = 5.0
     # Maintainer uploads of policy files: size cap, and how long parsing may take before refusal.
     max_upload_bytes: int = 20 * 1024 * 1024
@@ -112,8 +122,10 @@ class Settings(BaseSettings):
     upload_parse_memory_mb: int = Field(default=1024, ge=64)
     upload_parse_workers: int = Field(default=2, ge=1)
 
-    # The Gradio pages: events waiting in each page's queue beyond those running ("queue full" past it).
+    # The Gradio pages: events waiting in each page's queue beyond those running ("queue full" past it),
+    # and how many of them one client address may have waiting at once (429 past it: ui/guard.py).
     ui_queue_size: int = Field(default=64, ge=1)
+    ui_queue_per_address: int = Field(default=8, ge=1)
 
     host: str = "127.0.0.1"
     port: int = 7860

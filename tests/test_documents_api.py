@@ -178,8 +178,11 @@ def test_gradio_handlers_cannot_be_called_by_name_and_take_no_uploads(client: Te
         answer = client.post(f"{page}{path}", json={"data": [QUESTION, [], None]})
         assert answer.status_code == 404, (path, answer.text)
     assert client.get(f"{page}gradio_api/info").status_code == 404
-    upload = client.post(f"{page}gradio_api/upload", files={"files": ("a.txt", b"x" * (2 << 20), "text/plain")})
+    upload = client.post(f"{page}gradio_api/upload", files={"files": ("a.txt", b"x" * (200 << 10), "text/plain")})
     assert upload.status_code == 404 and "未开放" in upload.json()["detail"]
+    # Over the body limit (max_body_bytes, every path: assistant/api/limits.py) it is refused before that.
+    big = client.post(f"{page}gradio_api/upload", files={"files": ("a.txt", b"x" * (2 << 20), "text/plain")})
+    assert big.status_code == 413
     config = client.get(f"{page}config").json()
     assert config["footer_links"] == [] and all(d["api_visibility"] == "private" for d in config["dependencies"])
 
@@ -198,9 +201,11 @@ UNUSED = [("GET", "gradio_api/openapi.json"), ("GET", "gradio_api/runs"), ("GET"
 @pytest.mark.parametrize("page", ["/", "/review/"])
 def test_gradio_routes_the_pages_do_not_use_answer_404(client: TestClient, page: str) -> None:
     for method, path in UNUSED:
-        answer = client.request(method, f"{page}{path}", data={"audio": "x" * (1 << 20)} if "recording" in path
+        answer = client.request(method, f"{page}{path}", data={"audio": "x" * (200 << 10)} if "recording" in path
                                 else None)
         assert answer.status_code == 404 and "未开放" in answer.json()["detail"], (method, path, answer.status_code)
+    too_big = client.post(f"{page}gradio_api/process_recording", data={"audio": "x" * (1 << 20)})
+    assert too_big.status_code == 413  # over max_body_bytes: refused before the route is even looked up
     api_schema = page == "/"  # /openapi.json is the API's own schema (FastAPI's), not Gradio's
     assert client.get(f"{page}openapi.json").status_code == (200 if api_schema else 404)
     # Every route Gradio mounts, whatever it adds in a later version: only the queue, the heartbeat and

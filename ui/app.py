@@ -4,7 +4,8 @@ question history in this browser, related documents, a hand-off to a liaison und
 
 `build_ui(assistant)` returns the Blocks that `ui.mount.mount_pages` mounts at "/". Every value
 shown comes from policy texts or from users and is escaped: it is data, never markup. Every event
-is private (no API name is published; ui/guard.py refuses calls by name).
+is private (no API name is published; ui/guard.py refuses calls by name), and the events in
+RATE_GROUPS count against the API's per-address budgets (ui/guard.py QueueDoor).
 """
 
 from __future__ import annotations
@@ -50,6 +51,11 @@ STREAM_DELAY = 0.04  # seconds between streamed parts of an answer
 CONCURRENCY = 8  # answers computed at the same time, across all browser sessions
 HISTORY_KEY = "policy-assistant-history"
 HISTORY_SIZE = 20
+# The page's events that count against the API's per-address budgets (ui/guard.py QueueDoor, by the
+# name of the event's function): an answer asked for in the chat is a question, as /api/ask is one;
+# a hand-off or a rating is a report, as /api/handoff and /api/feedback are.
+RATE_GROUPS = {"respond": "questions", "handoff": "reports", "rate_helpful": "reports",
+               "rate_unhelpful": "reports"}
 HANDOFF_CLOSED = "需要人工解答？转交服务专员"
 HANDOFF_OPEN = "没有找到答案：转交服务专员人工解答"
 
@@ -546,10 +552,15 @@ def build_ui(assistant: Assistant) -> gr.Blocks:
                   outputs=outputs,
                   **private).then(lambda: ("", ""), outputs=[related, replies], **private)
         feedback = make_feedback(assistant)
-        up.click(lambda a, c, t: feedback(True, a, c, t), inputs=[answer_id, conversation, comment],
-                 outputs=[feedback_status], **private)
-        down.click(lambda a, c, t: feedback(False, a, c, t), inputs=[answer_id, conversation, comment],
-                   outputs=[feedback_status], **private)
+
+        def rate_helpful(answer: int | None, conversation_id: str | None, text: str) -> str:
+            return feedback(True, answer, conversation_id, text)
+
+        def rate_unhelpful(answer: int | None, conversation_id: str | None, text: str) -> str:
+            return feedback(False, answer, conversation_id, text)
+
+        up.click(rate_helpful, inputs=[answer_id, conversation, comment], outputs=[feedback_status], **private)
+        down.click(rate_unhelpful, inputs=[answer_id, conversation, comment], outputs=[feedback_status], **private)
         handoff_send.click(make_handoff(assistant), inputs=[contact, answer_id, conversation],
                            outputs=[handoff_status, replies], **private)
         refresh.click(lambda c: handoffs_html(assistant, c), inputs=[conversation], outputs=[replies], **private)

@@ -7,16 +7,33 @@ the page, its config, its assets, static files and theme, and under /gradio_api 
 `process_recording`, files by path, a proxy, login, monitoring, vibe editing…: none of these is used
 by the pages, so every path not on the list gets 404 before Gradio sees it, on every mounted page
 (/ and /review). An allow-list, so a route a Gradio upgrade adds stays shut until it is listed.
+
+The queue's own door (`QueueDoor`, around each page's `Queue.push`, which `queue/join` calls): an
+event the page starts meets the API's per-address budgets, counted by the same `RateLimits` (an
+answer asked for in the chat is a question as `/api/ask` is one, a hand-off or a rating from the
+page is a report as `/api/handoff` is one; over budget: 429 with Retry-After, which the page shows),
+and one client address may have at most `ui_queue_per_address` events waiting in a page's queue
+(429 past it), so that one address cannot fill the queue (`ui_queue_size`) that everybody shares.
+The address is the one the API's limits use: the peer, or the forwarded one with `trust_proxy`.
+An unknown event index gets 404 (Gradio itself would fail with 500).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, HTTPException, Request
 from starlette.routing import Mount
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from assistant.api.limits import RateLimits, client_address
+
+if TYPE_CHECKING:
+    import gradio as gr
 
 # Paths inside one mounted page (after its mount prefix); anything else is 404.
 OPEN = re.compile(
@@ -65,3 +82,50 @@ def guard_mounts(app: FastAPI) -> int:
             route.app = GradioGuard(route.app)
             wrapped += 1
     return wrapped
+
+
+OVER_BUDGET = {"questions": "提问过于频繁，请 {wait} 秒后再试。", "reports": "提交过于频繁，请 {wait} 秒后再试。"}
+TOO_MANY_WAITING = "您有太多请求正在排队，请等前面的完成后再试。"
+UNCHECKED = "暂时无法核对访问频率，请稍后再试。"
+RETRY_AFTER = 2
+
+
+class QueueDoor:
+    """Wraps one page's `Queue.push` (called by `queue/join`): the rate budget of the event's group,
+    then at most `per_address` events waiting per client address, then Gradio's own queue."""
+
+    def __init__(self, blocks: gr.Blocks, rates: RateLimits, groups: Mapping[str, str], per_address: int) -> None:
+        names = {fn.name for fn in blocks.fns.values()}
+        if missing := set(groups) - names:  # fail at start, not open: an event renamed in ui/app.py
+            raise RuntimeError(f"rate-limited page events not found on the page: {sorted(missing)}")
+        self.blocks = blocks
+        self.queue = blocks._queue
+        self.push = self.queue.push
+        self.rates = rates
+        self.groups = dict(groups)
+        self.per_address = per_address
+        self.lock = asyncio.Lock()  # counting the waiting events and adding one is one step
+        setattr(self.queue, "push", self.__call__)  # noqa: B010 (a method replaced on one instance)
+
+    def waiting(self, address: str) -> int:
+        """Events from `address` waiting in this page's queue (not those already running)."""
+        return sum(1 for events in self.queue.event_queue_per_concurrency_id.values() for event in events.queue
+                   if client_address(event.request.scope) == address)
+
+    async def __call__(self, body: Any, request: Request, username: str | None) -> Any:
+        fn = self.blocks.fns.get(body.fn_index) if isinstance(body.fn_index, int) else None
+        if fn is None:
+            raise HTTPException(status_code=404, detail="该事件不存在。")
+        address = client_address(request.scope)
+        group = self.groups.get(fn.name or "")
+        wait = await self.rates.check(group, address) if group else None
+        if wait == -1:
+            raise HTTPException(status_code=503, detail=UNCHECKED, headers={"Retry-After": str(RETRY_AFTER)})
+        if group and wait is not None:
+            raise HTTPException(status_code=429, detail=OVER_BUDGET[group].format(wait=wait),
+                                headers={"Retry-After": str(wait)})
+        async with self.lock:
+            if self.waiting(address) >= self.per_address:
+                raise HTTPException(status_code=429, detail=TOO_MANY_WAITING,
+                                    headers={"Retry-After": str(RETRY_AFTER)})
+            return await self.push(body=body, request=request, username=username)

@@ -21,7 +21,7 @@ from assistant.api import (
     routes_upload,
 )
 from assistant.api.errors import public_detail
-from assistant.api.limits import LimitsMiddleware, SecurityHeadersMiddleware
+from assistant.api.limits import LimitsMiddleware, RateLimits, SecurityHeadersMiddleware
 from assistant.api.schemas import ErrorResponse
 from assistant.errors import AssistantError
 from assistant.review.auth import TokenChecker
@@ -79,7 +79,9 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
     for router in (*routes_review.routers, routes_upload.router):  # tokens: routes_review.py
         app.include_router(router, responses=ERROR_RESPONSES)
     # Outermost last: security headers on every answer, then the client address, then the limits.
-    app.add_middleware(LimitsMiddleware, settings=settings,
+    # One set of per-address budgets for the API and the pages' events (ui/guard.py).
+    app.state.rates = rates = RateLimits(settings)
+    app.add_middleware(LimitsMiddleware, settings=settings, rates=rates,
                        streamed_bodies={routes_upload.UPLOAD_PATH: settings.max_upload_bytes + 64 * 1024})
     if settings.trust_proxy:
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
@@ -90,7 +92,7 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
             from ui.mount import mount_pages
         except ImportError:  # the API works without the UI package
             return app
-        app = mount_pages(app, app.state.assistant)
+        app = mount_pages(app, app.state.assistant, rates)
     return app
 
 

@@ -1,18 +1,26 @@
-"""Backpressure, body limits, deadlines and per-client rate limits for /api/*.
+"""Backpressure, body limits, deadlines and per-client rate limits, on every door into the app.
 
-* A request body must arrive whole within `body_timeout_seconds` (else 408) and within its size
-  limit (else 413, whether announced by Content-Length or sent chunked). It is read here, before
+* On every path (the API, the chat pages and their Gradio queue, the document pages, a path that
+  answers 404), a request body must arrive whole within `body_timeout_seconds` (else 408) and
+  within its size limit (else 413, whether announced by Content-Length, refused then before a byte
+  of it is read, or sent chunked, refused as soon as it passes the limit). It is read here, before
   anything else happens, so a client that sends half a body holds no capacity.
-* Only then does the request take one of `max_concurrent_requests` slots; past that the API
+* Under /api/, only then does the request take one of `max_concurrent_requests` slots; past that the API
   answers 503 with Retry-After instead of queueing without bound. The app then has
   `request_timeout_seconds` to start answering, and a client must take each part of the answer
   within that time (one that stops reading is cut off).
 * /api/health takes no slot and is never rate limited: it must answer while the API is busy.
+* An answer given before the body was read (413 by Content-Length, 429, 503 for Redis) closes the
+  connection, so that the server does not go on reading, and discarding, the rest of the body.
 * Per client (its address: the peer, or the forwarded address when `trust_proxy` is on, see
   app.py), questions (ask, chat stream, search) and reports (feedback, hand-off) are rate limited
   with a moving window (the `limits` library); over the limit: 429 with Retry-After. The counts
   are in this process's memory, or with `redis_url` in Redis (`limits`' RedisStorage), so that the
-  rate holds for all workers together; Redis unreachable: 503 with Retry-After.
+  rate holds for all workers together; Redis unreachable: 503 with Retry-After. One `RateLimits`
+  per app holds them: the chat page's events count against the same budgets through it (a
+  question asked in the chat is a question, a hand-off from the page a report: ui/guard.py).
+* Other paths (the pages and their queue) take no slot: each page's Gradio queue is its own bound
+  (ui/mount.py), and a long-lived page stream must not hold an API slot.
 * Uploads stream their multipart body to the route (which checks the token first), under the
   same size limit and body timeout, outside the slots.
 """
@@ -23,7 +31,7 @@ import json
 import math
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import anyio
@@ -49,11 +57,50 @@ class _BodyTimeout(Exception):
     pass
 
 
+class RateLimits:
+    """The per-address budgets (`rate_limit_questions`, `rate_limit_reports`) and their counts, shared
+    by every door of one app: the API's routes (LimitsMiddleware) and the pages' events (ui/guard.py)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._rates: dict[str, RateLimitItem] = {
+            group: parse(rate) for group, rate in (("questions", settings.rate_limit_questions),
+                                                   ("reports", settings.rate_limit_reports)) if rate.strip()}
+        storage = rate_storage(settings)
+        self._limiter = MovingWindowRateLimiter(storage)
+        self.remote = not isinstance(storage, MemoryStorage)  # a network round trip: off the event loop
+
+    def hit(self, group: str, client: str) -> int | None:
+        """Count one `group` request from `client`: None when within its budget (or the group has
+        none), else the seconds to wait; -1 when the shared counts cannot be read (Redis down)."""
+        rate = self._rates.get(group)
+        if rate is None:
+            return None
+        try:
+            if self._limiter.hit(rate, group, client):
+                return None
+            reset = self._limiter.get_window_stats(rate, group, client).reset_time
+        except StorageError:
+            return -1
+        return max(1, math.ceil(reset - time.time()))
+
+    async def check(self, group: str, client: str) -> int | None:
+        """`hit` from the event loop (a thread when the counts are in Redis)."""
+        if self.remote:
+            return await anyio.to_thread.run_sync(self.hit, group, client)
+        return self.hit(group, client)
+
+
+def client_address(scope: Mapping[str, Any]) -> str:
+    """The address budgets are counted against: the peer, or the forwarded address that
+    ProxyHeadersMiddleware put in its place when `trust_proxy` is on (app.py)."""
+    return str((scope.get("client") or ("unknown", 0))[0])
+
+
 class LimitsMiddleware:
     """Pure ASGI middleware (streams are counted until they end)."""
 
     def __init__(self, app: Any, settings: Settings, streamed_bodies: dict[str, int] | None = None,
-                 retry_after: int = 2) -> None:
+                 retry_after: int = 2, rates: RateLimits | None = None) -> None:
         self.app = app
         self.streamed_bodies = streamed_bodies or {}  # path → its own body limit (uploads: not buffered)
         self.max_concurrent = settings.max_concurrent_requests
@@ -61,12 +108,7 @@ class LimitsMiddleware:
         self.body_timeout = settings.body_timeout_seconds
         self.request_timeout = settings.request_timeout_seconds
         self.retry_after = retry_after
-        self._rates: dict[str, RateLimitItem] = {
-            group: parse(rate) for group, rate in (("questions", settings.rate_limit_questions),
-                                                   ("reports", settings.rate_limit_reports)) if rate.strip()}
-        storage = rate_storage(settings)
-        self._limiter = MovingWindowRateLimiter(storage)
-        self._remote = not isinstance(storage, MemoryStorage)  # a network round trip: off the event loop
+        self.rates = rates or RateLimits(settings)
         self._active = 0
         self._lock = threading.Lock()
 
@@ -78,62 +120,37 @@ class LimitsMiddleware:
                                 (b"content-length", str(len(body)).encode()), *headers]})
         await send({"type": "http.response.body", "body": body})
 
-    def _rate_limited(self, scope: Scope) -> int | None:
-        """Seconds to wait when this client is over its rate for this route, else None (and counted);
-        -1 when the shared counts cannot be read."""
-        try:
-            return self._over_rate(scope)
-        except StorageError:
-            return -1
-
-    def _over_rate(self, scope: Scope) -> int | None:
-        """Seconds to wait when this client is over its rate for this route, else None (and counted)."""
-        group = RATE_GROUPS.get((scope["method"], scope["path"]))
-        rate = self._rates.get(group or "")
-        if group is None or rate is None:
-            return None
-        client = (scope.get("client") or ("unknown", 0))[0]
-        if self._limiter.hit(rate, group, client):
-            return None
-        reset = self._limiter.get_window_stats(rate, group, client).reset_time
-        return max(1, math.ceil(reset - time.time()))
-
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith("/api/"):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if scope["path"] == HEALTH_PATH:
-            await self.app(scope, receive, send)
+        if not scope["path"].startswith("/api/"):
+            await self._page(scope, receive, send)
             return
-        wait = (await anyio.to_thread.run_sync(self._rate_limited, scope) if self._remote
-                else self._rate_limited(scope))
+        if scope["path"] == HEALTH_PATH:  # no slot, no rate limit: it must answer while the API is busy
+            await self._page(scope, receive, send)
+            return
+        group = RATE_GROUPS.get((scope["method"], scope["path"]))
+        wait = await self.rates.check(group, client_address(scope)) if group else None
+        # Refused before the body is read: the connection is closed after the answer, so that the
+        # server does not go on reading (and discarding) whatever body the client sends.
         if wait == -1:
             await self._reply(send, 503, "rate limits cannot be checked just now (Redis is unreachable); retry shortly",
-                              [(b"retry-after", str(self.retry_after).encode())])
+                              [(b"retry-after", str(self.retry_after).encode()), (b"connection", b"close")])
             return
         if wait is not None:
             await self._reply(send, 429, f"too many requests from this address; retry in {wait} s",
-                              [(b"retry-after", str(wait).encode())])
+                              [(b"retry-after", str(wait).encode()), (b"connection", b"close")])
             return
         streamed = scope["path"] in self.streamed_bodies
         limit = self.streamed_bodies.get(scope["path"], self.max_body_bytes)
-        length = dict(scope.get("headers") or []).get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > limit):
-            await self._reply(send, 413, f"request body larger than {limit} bytes")
+        if await self._announced_too_large(scope, send, limit):
             return
         if streamed:
             await self._streamed(scope, receive, send, limit)
             return
-        try:
-            body = await self._read_body(receive, limit)
-        except _TooLarge:
-            await self._reply(send, 413, f"request body larger than {limit} bytes")
-            return
-        except _BodyTimeout:
-            await self._reply(send, 408, f"the request body did not arrive within {self.body_timeout:g} s",
-                              [(b"connection", b"close")])
-            return
-        if body is None:  # the client went away
+        body = await self._whole_body(receive, send, limit)
+        if body is None:  # refused, or the client went away
             return
         with self._lock:
             busy = self._active >= self.max_concurrent
@@ -148,6 +165,35 @@ class LimitsMiddleware:
         finally:
             with self._lock:
                 self._active -= 1
+
+    async def _page(self, scope: Scope, receive: Any, send: Any) -> None:
+        """Any other path (the pages, their Gradio queue, the document pages, unknown paths): the same
+        body limit and body timeout, no slot. The page's events meet the rate limits in ui/guard.py."""
+        if await self._announced_too_large(scope, send, self.max_body_bytes):
+            return
+        body = await self._whole_body(receive, send, self.max_body_bytes)
+        if body is not None:
+            await self.app(scope, _replay(body, receive), send)
+
+    async def _announced_too_large(self, scope: Scope, send: Any, limit: int) -> bool:
+        """413 at once, before a byte of the body is read, when Content-Length says it is too large."""
+        length = dict(scope.get("headers") or []).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            await self._reply(send, 413, f"request body larger than {limit} bytes", [(b"connection", b"close")])
+            return True
+        return False
+
+    async def _whole_body(self, receive: Any, send: Any, limit: int) -> bytes | None:
+        """The body, read whole under the limit and the body timeout; None when refused (413, 408:
+        answered here) or when the client went away."""
+        try:
+            return await self._read_body(receive, limit)
+        except _TooLarge:
+            await self._reply(send, 413, f"request body larger than {limit} bytes", [(b"connection", b"close")])
+        except _BodyTimeout:
+            await self._reply(send, 408, f"the request body did not arrive within {self.body_timeout:g} s",
+                              [(b"connection", b"close")])
+        return None
 
     async def _read_body(self, receive: Any, limit: int) -> bytes | None:
         chunks: list[bytes] = []
