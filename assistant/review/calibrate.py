@@ -1,15 +1,15 @@
-"""Calibrate the semantic threshold for serving a curated answer: `python -m assistant.review.calibrate`.
+"""The question pairs the curated-answer threshold is calibrated on (assistant/review/curated.py).
 
 Three kinds of question pairs (enterprise-style questions, written for this purpose; no policy
 text): paraphrases (the curated answer should be served), near misses (same topic, a different
-ask: it must not be served) and unrelated questions. It prints the cosine similarity of each kind
-under the configured model, after the same normalisation and guard `curated.py` applies, and the
-threshold that serves no near miss. The figures and the chosen value are in curated.py's docstring.
+ask: it must not be served) and unrelated questions; `report` gives the cosine similarity of each
+kind under an encoder, after the same normalisation and guard `curated.py` applies. The run that
+prints them and what each threshold serves, and saves the figures, is `python -m bench.curated`
+(bench/curated.py: the assistant does not import bench). The chosen value is in curated.py's
+docstring.
 """
 
 from __future__ import annotations
-
-import sys
 
 import numpy as np
 
@@ -117,33 +117,3 @@ def similarities(encode: object, pairs: list[tuple[str, str]]) -> np.ndarray:
 def report(encode: object) -> dict[str, np.ndarray]:
     return {"paraphrase": similarities(encode, PARAPHRASES), "near miss": similarities(encode, NEAR_MISSES),
             "unrelated": similarities(encode, UNRELATED)}
-
-
-def main(model: str | None = None) -> None:
-    from assistant.embed import get_embedder
-    from assistant.settings import Settings
-
-    settings = Settings()
-    embedder = get_embedder(model or settings.model, settings.embed_batch_size)
-    sims = report(embedder.encode)
-    for kind, values in sims.items():
-        print(f"{kind:11s} n={len(values):3d} min={values.min():.3f} p10={np.percentile(values, 10):.3f} "
-              f"median={np.median(values):.3f} max={values.max():.3f}")
-    ceiling = float(max(sims["near miss"].max(), sims["unrelated"].max()))
-    for threshold in sorted({*np.round(np.arange(0.80, 0.991, 0.01), 2), settings.curated_threshold}):
-        served = float(np.mean(sims["paraphrase"] >= threshold))
-        wrong = int(np.sum(sims["near miss"] >= threshold) + np.sum(sims["unrelated"] >= threshold))
-        print(f"threshold {threshold:.3f}: paraphrases served {served:.0%}, wrong matches {wrong}")
-    print(f"highest non-paraphrase similarity: {ceiling:.3f} (configured: {settings.curated_threshold})")
-    order = np.argsort(-sims["near miss"])[:5]
-    for i in order:
-        a, b = NEAR_MISSES[i]
-        print(f"  near miss {sims['near miss'][i]:.3f}: {a} | {b}")
-    order = np.argsort(sims["paraphrase"])[:5]
-    for i in order:
-        a, b = PARAPHRASES[i]
-        print(f"  paraphrase {sims['paraphrase'][i]:.3f}: {a} | {b}")
-
-
-if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else None)

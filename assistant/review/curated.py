@@ -6,7 +6,7 @@ same figures (years, amounts, article numbers: "2023年末" and "2022年末" emb
 do not ask the same thing). Matching uses the retrieval query, so a follow-up ("那下一步呢？") is
 compared with its resolved form, not with a curated follow-up from another conversation.
 
-Threshold calibration (`python -m assistant.review.calibrate`; m3e-small; enterprise-style question
+Threshold calibration (`python -m bench.curated`; m3e-small; enterprise-style question
 pairs written for this: 30 paraphrases, 30 near misses = same topic but a different ask, 20
 unrelated; cosine of the normalised questions, 0 where their figures differ):
 
@@ -26,7 +26,8 @@ either. A wrong curated answer, shown as checked by a liaison, does more harm th
 question is then answered as usual, from retrieval, and can be reviewed), so the threshold sits
 above every near miss with a margin: only close rewordings ("如何申请稳岗补贴" / "稳岗补贴怎么申请",
 0.981) are served. Same-question matches (after normalisation) are served whatever the threshold.
-Lower it only after adding pairs from the real log to calibrate.py and re-running it.
+Lower it only after adding pairs from the real log to assistant/review/calibrate.py and re-running
+the calibration (figures saved in bench/results/curated-calibration.json).
 
 A curated answer records the (source, sha256) of every document it cites, from the manifest of
 the version it was made under. When the live manifest differs (document revised or removed by a
