@@ -141,7 +141,7 @@ class Assistant:
     def answer_stream(self, question: str, conversation: Conversation, top_k: int | None = None
                       ) -> Iterator[AnswerEvent]:
         """Answer one (checked) question of a conversation, yielding events as they happen."""
-        query = resolve(question, conversation)
+        query = resolve(question, conversation, self.settings.max_question_chars)
         logged = conversation in self.conversations  # ad-hoc conversations (probes, examples) are not
         curated = self.review.curated_answer(question, query, conversation.id, logged=logged)
         if curated is not None:

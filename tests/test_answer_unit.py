@@ -165,3 +165,19 @@ def test_follow_up_carries_the_subject_and_a_new_question_does_not() -> None:
     assert "中试基地" in resolved and "申请条件" in resolved
     assert resolve("孵化器是指什么机构？", conversation) == "孵化器是指什么机构？"
     assert conversation.last_source == "demo.txt"
+
+
+def test_detail_follow_ups_keep_the_subject_and_stay_within_the_question_limit() -> None:
+    """Each detail follow-up narrows the previous query; twelve long ones must not pile up."""
+    conversation = Conversation("c2")
+    first = "示例市中试基地有什么支持政策？"
+    conversation.remember(first, first, ["demo.txt"])
+    lengths = []
+    for n in range(12):
+        question = f"那第{n}项有多少家" + "企业" * 400 + "？"  # synthetic, about 810 characters
+        assert is_follow_up(question)
+        query = resolve(question, conversation, limit=1000)
+        lengths.append(len(query))
+        assert query.startswith("示例市中试基地") and query.endswith("？")
+        conversation.remember(question, query, ["demo.txt"])
+    assert max(lengths) <= 1000

@@ -103,19 +103,23 @@ def subject_of(question: str, conversation: Conversation | None) -> str:
     return own
 
 
-def resolve(question: str, conversation: Conversation | None) -> str:
+def resolve(question: str, conversation: Conversation | None, limit: int = 1000) -> str:
     """The query actually used for retrieval.
 
     A follow-up that names another aspect (那融资方面呢, 那下一步呢, 申请条件呢) keeps the subject and
     drops the previous aspect: subject + question. One that asks for a detail (有多少家？什么时候？
-    由哪个部门负责？) or names nothing narrows the previous query: previous query + question."""
+    由哪个部门负责？) or names nothing narrows the previous query: previous query + question.
+    At most `limit` characters (the longest question accepted): the previous query's head, where
+    the subject is, and the whole new question. Unbounded, each detail follow-up carried every
+    earlier one, and a conversation's memory grew with its length, past its bound of turns."""
     if conversation is None or not conversation.turns or not is_follow_up(question):
         return question
     last = conversation.turns[-1]
     own = tokenize(clean_for_keywords(question))
-    if own and question_type(question) not in _ASKS_DETAIL:
-        return f"{last.subject} {without_lead(question)}".strip()
-    return f"{last.query} {without_lead(question)}".strip()
+    new = without_lead(question)
+    before = last.subject if own and question_type(question) not in _ASKS_DETAIL else last.query
+    room = max(0, limit - len(new) - 1)
+    return f"{before[:room]} {new}".strip()[:limit]
 
 
 class Conversations(Protocol):
