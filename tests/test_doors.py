@@ -13,23 +13,20 @@ import json
 import resource
 import select
 import socket
-import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from assistant.answer.conversation import Conversation
 from assistant.api.app import create_app
 from assistant.review.queue import QueueFilter
-from assistant.service import AnswerEvent, Assistant
+from assistant.service import Assistant
 from assistant.settings import Settings
 from tests.serving import serve_in_thread
-from tests.test_documents_api import UNUSED
+from tests.test_documents_api import UNUSED, GatedAssistant
 from ui.app import CONCURRENCY
 
 QUESTION = "天津布局建设了多少家概念验证平台？"
@@ -77,21 +74,6 @@ def run_event(client: httpx.Client, base: str, fn: int, data: list[Any], session
     joined = join(client, base, fn, data, session)
     assert joined.status_code == 200, joined.text
     return completed(client, base, session, joined.json()["event_id"])
-
-
-class GatedAssistant(Assistant):
-    """The real assistant, each answer held until the gate opens (a flood meets a queue that cannot drain)."""
-
-    def __init__(self, settings: Settings) -> None:
-        super().__init__(settings)
-        self.gate = threading.Event()
-        self.started = 0
-
-    def answer_stream(self, question: str, conversation: Conversation, top_k: int | None = None
-                      ) -> Iterator[AnswerEvent]:
-        self.started += 1
-        assert self.gate.wait(60), "the gate was never opened"
-        yield from super().answer_stream(question, conversation, top_k)
 
 
 # --- item 1: the page's events meet the API's budgets ------------------------------------------------
