@@ -338,10 +338,9 @@ def main() -> None:
             print(f"  {t:.2f}     {a:6.1%}                     {r:6.1%}                       {pr:6.1%}"
                   f"          {orf:6.1%}            | {answered.mean():6.1%}                {cited:6.1%}")
 
-    free_knee = choose_threshold(held[pq], y[pq])  # the rule, on pooled held-out probabilities
-    print(f"\nthe rule on all data (the shipped default; its own figures are in-sample): {free_knee[0]:.2f} "
-          f"({free_knee[1]:.1%} answered, {free_knee[2]:.1%} refused on policyqa)")
-    knee = free_knee[0]
+    knee, answered_all, refused_all = choose_threshold(held[pq], y[pq])  # the rule on all the data
+    print(f"\nthe rule on all data (the shipped default; its own figures are in-sample): {knee:.2f} "
+          f"({answered_all:.1%} answered, {refused_all:.1%} refused on policyqa)")
 
     # Held out: the threshold and the model chosen inside each fold (nested), judged on the fold.
     decided, _, outer = nested(x, y, w, names, strata, args.folds)
@@ -369,8 +368,8 @@ def main() -> None:
     pa = [fold["policyqa"][0] for fold in report["folds"]]
     pr = [fold["policyqa"][1] for fold in report["folds"]]
     print(f"policyqa per-fold spread: answered {min(pa):.1%}–{max(pa):.1%}, refused {min(pr):.1%}–{max(pr):.1%}")
-    report["rule_on_all"] = {"threshold": knee, "policyqa_answered_in_sample": free_knee[1],
-                             "policyqa_refused_in_sample": free_knee[2]}
+    report["rule_on_all"] = {"threshold": knee, "policyqa_answered_in_sample": answered_all,
+                             "policyqa_refused_in_sample": refused_all}
     report["coefficients"] = {k: float(v) for k, v in coefs.items()}
     report["intercept"] = float(final.intercept_[0])
     report["other_indexes"] = other_indexes(args, sets, names, outer)

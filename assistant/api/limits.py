@@ -124,10 +124,8 @@ class LimitsMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if not scope["path"].startswith("/api/"):
-            await self._page(scope, receive, send)
-            return
-        if scope["path"] == HEALTH_PATH:  # no slot, no rate limit: it must answer while the API is busy
+        # Pages, and /api/health (no slot, no rate limit: it must answer while the API is busy).
+        if not scope["path"].startswith("/api/") or scope["path"] == HEALTH_PATH:
             await self._page(scope, receive, send)
             return
         group = RATE_GROUPS.get((scope["method"], scope["path"]))
