@@ -60,6 +60,11 @@ class Settings(BaseSettings):
     reranker: str = "off"
     rerank_candidates: int = Field(default=20, ge=1, le=100)
     rerank_weight: float = Field(default=0.25, gt=0)
+    # The answer reader (assistant/answer/reader.py): a cross-encoder trained by `python -m training
+    # reader` that picks which sentence of the top passages answers. "bundled"
+    # (assistant/models/reader/), the folder of another exported reader, or "off" (the composer's
+    # word counts choose).
+    reader: str = "bundled"
     max_question_chars: int = 1000
     # Conversations kept for follow-ups (assistant/answer/conversation.py; in Redis with redis_url):
     # how many, how long an idle one is kept, and how many recent turns each keeps.

@@ -40,7 +40,10 @@ from typing import Any
 
 import numpy as np
 
+from assistant.answer.reader import BUNDLED as BUNDLED_READER
+from assistant.answer.reader import reader_for
 from bench.helpers import results_name, write_results
+from bench.offline import folds
 from bench.pq import POLICYQA, answerable_in_half, corpus_texts, load_questions, normalise, rouge_l
 from bench.qa_cache import DEFAULT_CACHE, documents, retrievals
 
@@ -49,14 +52,17 @@ TARGET_F = 0.35
 TARGET_HIT = 0.55
 TARGET_ANSWERED = 0.85
 TARGET_REFUSED = 0.65
+HELD_OUT_FOLDS = (3, 4)
 
 
-def answer(record: dict[str, Any]) -> str:
-    """The product's answer text (citation marks removed) for a cached retrieval."""
+def answer(record: dict[str, Any], reader: Any = None) -> str:
+    """The product's answer text (citation marks removed) for a cached retrieval; `reader` an
+    assistant.answer.reader.Reader (None: the composer's word counts choose)."""
     from assistant.answer.extractive import compose
 
     query = record["keyword_text"] or record["question"]
-    composed = compose(query, documents(record))
+    read = (lambda units: reader.scores(record["question"], units)) if reader is not None else None
+    composed = compose(query, documents(record), read=read)
     return re.sub(r"\[\d+\]", "", composed.text)
 
 
@@ -224,6 +230,8 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--rerankers", default="off",
                         help="reranker settings to compare in this run (off, bundled, or a model folder)")
+    parser.add_argument("--readers", default="off,bundled" if (BUNDLED_READER / "model.onnx").exists() else "off",
+                        help="answer readers to compare in this run (off, bundled, or a model folder)")
     parser.add_argument("--answerer", choices=["extractive", "llm"], default="extractive")
     parser.add_argument("--limit", type=int, default=None, help="with --answerer llm: this many questions")
     parser.add_argument("--llm-timeout", type=float, default=180.0)
@@ -243,6 +251,9 @@ def main() -> None:
     settings = Settings()
     threshold = settings.min_answerability
     rows = load_questions(args.questions)
+    # The reader trained on dev folds other than 3 and 4 (training/data.py HELD_OUT): figures on those
+    # folds are held out; on another questions file every question is.
+    fold = folds(rows) if args.questions == POLICYQA / "dev.jsonl" else [HELD_OUT_FOLDS[0]] * len(rows)
     questions = [r["question"] for r in rows]
     raw = {p.stem: p.read_text(encoding="utf-8") for p in sorted(args.corpus.glob("*.txt"))}
     texts = corpus_texts(args.corpus)
@@ -265,19 +276,29 @@ def main() -> None:
         half = retrievals(args.half_index, questions, args.cache, reranker=reranker)
         print(f"[reranker {reranker}] retrieval {time.perf_counter() - t0:.1f} s (cached after the first run)")
         hits = {"served@1": 0, "served@5": 0, "span@5": 0}
-        composed, delivered = [], []
         for row, record in zip(rows, full, strict=True):
             served = distinct_docs(record, 5)
             hits["served@1"] += row["docid"] in served[:1]
             hits["served@5"] += row["docid"] in served
             gold = normalise(row["answer"])
             hits["span@5"] += any(gold in normalise(d["content"]) for d in record["docs"][:5])
-            score = rouge_l(answer(record), row["answer"])
-            composed.append(score)
-            # What the user receives: below the answerability threshold the assistant refuses.
-            delivered.append(score if decide(record) >= threshold else (0.0, 0.0, 0.0))
         rates = {k: round(v / n, 3) for k, v in hits.items()}
-        a, d = summary(composed), summary(delivered)
+        gate = [decide(record) >= threshold for record in full]
+        answers: dict[str, Any] = {}
+        for name in args.readers.split(","):
+            t1 = time.perf_counter()
+            reader = reader_for(name)
+            composed = [rouge_l(answer(record, reader), row["answer"]) for row, record in zip(rows, full, strict=True)]
+            # What the user receives: below the answerability threshold the assistant refuses.
+            delivered = [c if g else (0.0, 0.0, 0.0) for c, g in zip(composed, gate, strict=True)]
+            a, d = summary(composed), summary(delivered)
+            held = summary([c for c, f in zip(composed, fold, strict=True) if f in HELD_OUT_FOLDS])
+            answers[name] = {"delivered": d, "composer_only": a, "held_out_folds": held,
+                             "seconds_per_answer": round((time.perf_counter() - t1) / n, 4)}
+            print(f"  [reader {name}] answers as delivered (refusals empty) ROUGE-L F {d['F']:.3f}  hit {d['hit']:.3f}")
+            print(f"  [reader {name}] gate off: all ROUGE-L F {a['F']:.3f}  hit {a['hit']:.3f}; dev folds "
+                  f"{sorted(HELD_OUT_FOLDS)} ({sum(f in HELD_OUT_FOLDS for f in fold)} questions) F {held['F']:.3f}  "
+                  f"hit {held['hit']:.3f}; {answers[name]['seconds_per_answer'] * 1000:.0f} ms an answer")
         probs = [decide(r) for r in half]
         answered_ok = [p >= threshold for p, y in zip(probs, labels, strict=True) if y]
         refused_ok = [p < threshold for p, y in zip(probs, labels, strict=True) if not y]
@@ -286,12 +307,10 @@ def main() -> None:
         seconds = sorted(r.get("seconds", 0.0) for r in full)
         print(f"  document hit@1 {rates['served@1']:.3f}  hit@5 {rates['served@5']:.3f}; gold span in the top-5 "
               f"passages {rates['span@5']:.3f}; retrieval p50 {seconds[len(seconds) // 2] * 1000:.0f} ms")
-        print(f"  answers as delivered (refusals empty) ROUGE-L F {d['F']:.3f}  hit {d['hit']:.3f}")
-        print(f"  composer alone (gate off)             ROUGE-L F {a['F']:.3f}  hit {a['hit']:.3f}")
         print(f"  half index (min_answerability {threshold}): answered {ans:.1%} of {len(answered_ok)} answerable, "
               f"refused {ref:.1%} of {len(refused_ok)} unanswerable")
         runs[reranker] = {"retrieval": rates, "retrieval_p50_ms": round(seconds[len(seconds) // 2] * 1000, 1),
-                          "delivered": d, "composer_only": a,
+                          "answers": answers,
                           "half_index": {"threshold": threshold, "answered": round(ans, 3), "refused": round(ref, 3),
                                          "answerable": len(answered_ok), "unanswerable": len(refused_ok)}}
     write_results(results_name("policyqa", settings.model), {

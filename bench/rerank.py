@@ -100,24 +100,46 @@ def reranked(order: list[int], scores: list[float], n: int, weight: float, k: fl
     return [order[i] for i in head] + order[n:]
 
 
-def score(model: Path, folds: set[int], path: Path) -> dict[str, list[float]]:
-    """The served (int8 ONNX) model's scores of the candidates of the questions in `folds` (cached)."""
+def score(model: Path, folds: set[int], path: Path, by_units: bool = False, depth: int = CANDIDATES
+          ) -> dict[str, list[float]]:
+    """The served (int8 ONNX) model's scores of the candidates of the questions in `folds` (cached).
+
+    `by_units`: the model is an answer reader (assistant/answer/reader.py); it reads each candidate's
+    units and the candidate scores its best one (the first `depth` candidates; the rest score -inf)."""
     from assistant.rerank.cross_encoder import CrossEncoderReranker
 
     found: dict[str, list[float]] = json.loads(path.read_text()) if path.exists() else {}
     reranker = CrossEncoderReranker(model)
     rows = [json.loads(x) for x in (WORK / "candidates.jsonl").read_text(encoding="utf-8").splitlines()]
     todo = [r for r in rows if r["fold"] in folds and r["key"] not in found]
+    if by_units:
+        from assistant.answer.reader import Reader, best_units
+
+        reader = Reader(reranker)
+        corpora, _ = load()
+        from bench.evalcache import CORPUS_OF
     t0 = time.perf_counter()
     for n, row in enumerate(todo, start=1):
-        found[row["key"]] = [round(float(x), 4) for x in reranker.score(row["query"], row["passages"])]
+        if by_units:
+            units = corpora[CORPUS_OF[row["set"]]].units
+            docs = [_document(units[u]) for u in row["units"][:depth]]
+            best = best_units(reader, row["query"], docs)
+            found[row["key"]] = [round(x, 4) for x in best] + [-1e9] * (len(row["units"]) - len(best))
+        else:
+            found[row["key"]] = [round(float(x), 4) for x in reranker.score(row["query"], row["passages"])]
         if n % 50 == 0 or n == len(todo):
             print(f"  scored {n}/{len(todo)} questions ({(time.perf_counter() - t0) / n:.2f} s each)", flush=True)
             path.write_text(json.dumps(found))
     return found
 
 
-def evaluate(model: Path, json_name: str, held_out: set[int]) -> dict[str, Any]:
+def _document(unit: dict[str, Any]) -> Any:
+    from langchain_core.documents import Document
+
+    return Document(page_content=unit["text"], metadata={"title": unit["title"], "locator": unit["locator"]})
+
+
+def evaluate(model: Path, json_name: str, held_out: set[int], by_units: bool = False) -> dict[str, Any]:
     """Baselines and the reranked ranking on the dev folds the model never saw; how many candidates
     to rerank and the fusion weight are chosen on one held-out fold and reported on the other."""
     from bench.crossval import PLAIN, fmt, objective, order_by, peer_orders, peer_rank, summarise
@@ -125,7 +147,8 @@ def evaluate(model: Path, json_name: str, held_out: set[int]) -> dict[str, Any]:
     from training.export import sha256
 
     digest = sha256(model / "model.onnx")
-    scores = score(model, held_out, WORK / f"scores-{digest[:12]}.json")
+    scores = score(model, held_out, WORK / f"scores-{digest[:12]}{'-units' if by_units else ''}.json", by_units,
+                   max(RERANK_N))
     corpora, qs = load()
     cands = [json.loads(x) for x in (WORK / "candidates.jsonl").read_text(encoding="utf-8").splitlines()]
     assert len(cands) == len(qs), "candidates.jsonl is of another cache: run prepare again"
@@ -139,7 +162,7 @@ def evaluate(model: Path, json_name: str, held_out: set[int]) -> dict[str, Any]:
           f"({', '.join(f'{n} {sum(q.set == n for q in sub)}' for n in CORPUS_OF)}); model sha256 {digest[:12]}"
           + (f"; IN-SAMPLE: the model was trained on folds {trained_on}" if trained_on else
              "; the model never saw them"))
-    result: dict[str, Any] = {"model_sha256": digest, "folds_evaluated": sorted(held_out),
+    result: dict[str, Any] = {"model_sha256": digest, "by_units": by_units, "folds_evaluated": sorted(held_out),
                               "in_sample_folds": trained_on, "questions": len(held), "baselines": {}, "folds": []}
 
     def ranks(orders: list[list[int]]) -> list[int | None]:
@@ -264,6 +287,8 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=ROOT / "assistant" / "models" / "reranker")
     parser.add_argument("--held-out", default="3,4", help="dev folds the model was not trained on")
     parser.add_argument("--json", default="rerank")
+    parser.add_argument("--units", action="store_true",
+                        help="evaluate: --model is the answer reader; a passage scores its best unit")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     if args.step == "prepare":
@@ -272,7 +297,7 @@ def main() -> None:
         groups = dev_groups(random.Random(args.seed))
         print(f"{write_groups(groups, WORK / 'dev-groups.jsonl')} dev groups; candidates in {WORK / 'candidates.jsonl'}")
     elif args.step == "evaluate":
-        evaluate(args.model, args.json, {int(f) for f in args.held_out.split(",")})
+        evaluate(args.model, args.json, {int(f) for f in args.held_out.split(",")}, args.units)
     else:
         served({int(f) for f in args.held_out.split(",")},
                {"statutes": args.statute_index, "policyqa": args.policy_index}, args.rerankers.split(","),

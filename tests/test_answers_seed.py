@@ -105,3 +105,26 @@ def test_conditions_follow_up_and_a_detail_that_narrows(assistant: Assistant) ->
     detail = assistant.ask("其中重点在哪个领域？", platforms.conversation_id)
     assert "概念验证平台" in detail.query and "重点" in detail.query
     assert not detail.refused and "生物医药" in detail.answer
+
+
+@pytest.mark.parametrize("question", ["科技担保余额是多少？", "天津的科技担保余额是多少？"])
+def test_naming_the_issuing_city_changes_nothing(assistant: Assistant, question: str) -> None:
+    """天津 is in the issuer (天津市人民政府), not in the reply's text: the question is still about it."""
+    answer = assistant.ask(question)
+    assert not answer.refused, answer.answer
+    assert "23.3亿元" in parts(answer)[0]
+    grounded(answer)
+
+
+def test_which_bodies_the_reply_was_drafted_with(assistant: Assistant) -> None:
+    answer = assistant.ask("这份答复是会同哪些部门研究答复的？")
+    assert not answer.refused, answer.answer
+    assert "市金融局" in parts(answer)[0] and "市发展改革委" in parts(answer)[0], answer.answer
+    grounded(answer)
+
+
+def test_an_answer_stops_before_the_next_numbered_item(assistant: Assistant) -> None:
+    answer = assistant.ask("华熙生物医药级原料中试平台开展哪些中试研发？")
+    assert not answer.refused and "多肽" in parts(answer)[0], answer.answer
+    assert "三是" not in answer.answer and "校企" not in answer.answer, answer.answer
+    grounded(answer)

@@ -111,3 +111,26 @@ def test_served_retrieval_reranks_inside_the_rules(library_index: Any, trained: 
     assert scores == sorted(scores, reverse=True)
     # LangChain apps get the same passages through the BaseRetriever
     assert [d.id for d in HybridRetriever(retriever=reranked, k=5).invoke(question)] == [d.id for d in docs]
+
+
+def test_the_same_kind_of_file_serves_as_the_answer_reader(trained: tuple[Path, dict[str, Any]]) -> None:
+    """One training kit, two uses: an exported cross-encoder loads as the reader, and the composer
+    quotes the unit it scores highest (a verbatim span, cited)."""
+    from langchain_core.documents import Document
+
+    from assistant.answer.base import AnswerRequest
+    from assistant.answer.extractive import ExtractiveAnswerer
+    from assistant.answer.reader import reader_for
+    from training.export import export
+
+    root, _ = trained
+    if not (root / "served" / "model.onnx").exists():
+        export(root / "model", root / "served", TINY, name="synthetic")
+    reader = reader_for(str(root / "served"))
+    assert reader is not None
+    text = "".join(p for _, p in SYNTHETIC)
+    doc = Document(page_content=text, metadata={"title": "合成示例", "locator": "第1段", "ordinal": 0})
+    composed = ExtractiveAnswerer(reader).compose(AnswerRequest(SYNTHETIC[2][0], SYNTHETIC[2][0], [doc]))
+    first = composed.text.split("[1]")[0]
+    start, end = composed.highlights[0][0]
+    assert text[start:end] == first and first in text

@@ -115,6 +115,25 @@ def squad_items(path: Path, simplify: bool = False) -> Iterator[tuple[str, str, 
                 yield str(article.get("id") or article.get("title")), context, convert(qa["question"])
 
 
+def squad_items_full(files: list[tuple[Path, bool]]) -> Iterator[tuple[str, str, str, str, int]]:
+    """(title, context, question, answer, answer start) of every answered question of the files; the
+    start is found again after conversion to simplified characters (which may change lengths)."""
+    for path, simplify in files:
+        convert = _to_simplified if simplify else (lambda s: s)
+        for article in json.loads(path.read_text(encoding="utf-8"))["data"]:
+            title = convert(str(article.get("title") or ""))
+            for paragraph in article["paragraphs"]:
+                context = convert(paragraph["context"])
+                for qa in paragraph["qas"]:
+                    if not qa.get("answers"):
+                        continue
+                    answer = convert(qa["answers"][0]["text"])
+                    start = context.find(answer, max(0, int(qa["answers"][0]["answer_start"]) - 8))
+                    start = start if start >= 0 else context.find(answer)
+                    if answer and start >= 0:
+                        yield title, context, convert(qa["question"]), answer, start
+
+
 def _to_simplified(text: str) -> str:
     import zhconv  # pure Python, MIT; OpenCC-style table conversion
 

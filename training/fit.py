@@ -30,6 +30,7 @@ class FitConfig:
     lr: float = 8e-5
     warmup: float = 0.1  # share of the steps with a rising learning rate
     seed: int = 0
+    freeze_embeddings: bool = False  # the 21 k-token embedding table (half the weights) stays as the base had it
 
 
 def tokenize_batch(tokenizer: Any, groups: list[Group], config: FitConfig) -> dict[str, Any]:
@@ -55,6 +56,9 @@ def fit(groups: list[Group], base: str, out: Path, config: FitConfig, device: st
     tokenizer = AutoTokenizer.from_pretrained(base)
     # float32 master weights whatever the base was saved in (a half-precision copy travels lighter)
     model = AutoModelForSequenceClassification.from_pretrained(base, num_labels=1).float().to(device)
+    if config.freeze_embeddings:
+        for p in model.base_model.embeddings.parameters():
+            p.requires_grad = False
     model.train()
     order = list(range(len(groups)))
     steps = max(1, math.ceil(len(groups) * config.epochs / config.batch_groups))
@@ -63,7 +67,7 @@ def fit(groups: list[Group], base: str, out: Path, config: FitConfig, device: st
     while len(schedule) < steps * config.batch_groups:
         rng.shuffle(order)
         schedule.extend(order)
-    optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.01)
+    optimiser = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=config.lr, weight_decay=0.01)
     scheduler = get_linear_schedule_with_warmup(optimiser, int(steps * config.warmup), steps)
     width = len(groups[0].passages)
     losses: list[float] = []

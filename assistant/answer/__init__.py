@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from assistant.answer.base import Answerer
 from assistant.answer.extractive import ExtractiveAnswerer
+from assistant.answer.reader import reader_for
 from assistant.errors import AssistantError
 from assistant.settings import Settings
 
@@ -21,7 +22,7 @@ def _llm(settings: Settings) -> Answerer:
 
 
 ANSWERERS: dict[str, Callable[[Settings], Answerer]] = {
-    "extractive": lambda settings: ExtractiveAnswerer(),
+    "extractive": lambda settings: ExtractiveAnswerer(reader_for(settings.reader)),
     "llm": _llm,
 }
 

@@ -156,8 +156,10 @@ class Signals:
 
 
 def passage_text(doc: Document) -> str:
+    """A passage as coverage reads it: with its document's title, issuer (天津 in 天津市人民政府: a
+    question naming the issuing place is about that document) and heading path."""
     meta = doc.metadata
-    return f"{meta.get('title', '')} {meta.get('locator', '')} {doc.page_content}"
+    return f"{meta.get('title', '')} {meta.get('issuer', '')} {meta.get('locator', '')} {doc.page_content}"
 
 
 def signals(question: str, docs: Sequence[Document], doc_freq: Callable[[str], int], n_chunks: int) -> Signals:

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from assistant.answer.base import AnswerRequest, ComposedAnswer, Delta
 from assistant.answer.extractive import ExtractiveAnswerer
 from assistant.answer.prompt import messages, passages_for
+from assistant.answer.reader import reader_for
 from assistant.answer.verify import SentenceStream, Verifier
 from assistant.settings import Settings
 from assistant.text import cited_parts
@@ -63,7 +64,7 @@ class LlmAnswerer:
     def __init__(self, settings: Settings, model: BaseChatModel | None = None) -> None:
         self.settings = settings
         self.model = model or self._chat_model(settings)
-        self.extractive = ExtractiveAnswerer()
+        self.extractive = ExtractiveAnswerer(reader_for(settings.reader))
         self._health: tuple[float, dict[str, str | None]] | None = None
         self._health_lock = threading.Lock()
 

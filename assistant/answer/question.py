@@ -38,12 +38,14 @@ _MEASURES: dict[str, re.Pattern[str]] = {
     "人数": re.compile(_FIGURE_IN + "(?:人|名)"),
     "比例": re.compile(_FIGURE_IN + "(?:%|％)"),
     "占比": re.compile(_FIGURE_IN + "(?:%|％)"),
+    # 会同哪些部门: the bodies named (经会同市金融局、市发展改革委…研究) state which 部门.
+    "部门": re.compile(r"(?:市|省|区|县|国家)[\u4e00-\u9fff]{1,10}(?:局|委|厅|办)(?=[、，,和及与研等])"),
 }
 
 
 def stated_measures(words: list[str], text: str) -> list[str]:
     """The words among `words` naming a measure (面积, 金额, 人数, 比例; also 场地面积 when 场地 is in the
-    text) that `text` states by a figure in its unit."""
+    text) that `text` states by a figure in its unit, or 部门 that it states by naming bodies."""
     out = []
     for word in words:
         for measure, pattern in _MEASURES.items():
