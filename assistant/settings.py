@@ -74,7 +74,7 @@ class Settings(BaseSettings):
     # Minimum answerability (probability that the passages answer the question) to answer; below
     # it the assistant refuses. Calibrated with bench/calibrate_answerability.py (trade-off curve in
     # assistant/answer/answerability.py): lower answers more, higher refuses more.
-    min_answerability: float = Field(default=0.53, ge=0.0, le=1.0)
+    min_answerability: float = Field(default=0.57, ge=0.0, le=1.0)
     # A refusal lists a passage as possibly related only when it holds this share of the question's
     # weighted words (assistant/answer/evidence.py).
     related_floor: float = Field(default=0.5, ge=0.0, le=1.0)

@@ -53,17 +53,70 @@ TARGET_HIT = 0.55
 TARGET_ANSWERED = 0.85
 TARGET_REFUSED = 0.65
 HELD_OUT_FOLDS = (3, 4)
+MIXES = (0.0, 2.0, 4.0, 8.0)  # the reader's weight grid for mix_choice
 
 
-def answer(record: dict[str, Any], reader: Any = None) -> str:
+def answer(record: dict[str, Any], reader: Any = None, **options: Any) -> str:
     """The product's answer text (citation marks removed) for a cached retrieval; `reader` an
-    assistant.answer.reader.Reader (None: the composer's word counts choose)."""
+    assistant.answer.reader.Reader, or a function scoring units (None: the composer's word counts choose)."""
     from assistant.answer.extractive import compose
 
     query = record["keyword_text"] or record["question"]
-    read = (lambda units: reader.scores(record["question"], units)) if reader is not None else None
-    composed = compose(query, documents(record), read=read)
+    read = reader if callable(reader) else (
+        (lambda units: reader.scores(record["question"], units)) if reader is not None else None)
+    composed = compose(query, documents(record), read=read, **options)
     return re.sub(r"\[\d+\]", "", composed.text)
+
+
+def mix_choice(rows: list[dict[str, Any]], full: list[dict[str, Any]], fold: list[int], reader: Any
+               ) -> dict[str, Any]:
+    """The reader's weight beside the word counts (extractive.READ_MIX), chosen inside the held-out
+    folds: on one (most F + hit) and reported on the other, both ways; the composer on the same questions."""
+    from assistant.answer.reader import unit_pair
+
+    held = [i for i, f in enumerate(fold) if f in HELD_OUT_FOLDS]
+    table: dict[float, list[tuple[float, float, float]]] = {m: [] for m in MIXES}
+    base = []
+    for i in held:
+        known: dict[str, float] = {}
+
+        def read(units: list[Any], question: str = rows[i]["question"], known: dict[str, float] = known
+                 ) -> list[float]:
+            todo = [u for u in units if unit_pair(u.text, u.context) not in known]
+            if todo:
+                known.update(zip((unit_pair(u.text, u.context) for u in todo), reader.scores(question, todo),
+                                 strict=True))
+            return [known[unit_pair(u.text, u.context)] for u in units]
+
+        for m in MIXES:
+            table[m].append(rouge_l(answer(full[i], read, read_mix=m), rows[i]["answer"]))
+        base.append(rouge_l(answer(full[i]), rows[i]["answer"]))
+    out: dict[str, Any] = {"grid": {str(m): summary(v) for m, v in table.items()}, "folds": []}
+    pooled: list[tuple[float, float, float]] = []
+    pooled_base: list[tuple[float, float, float]] = []
+    for f in HELD_OUT_FOLDS:
+        on = [j for j, i in enumerate(held) if fold[i] != f]
+        at = [j for j, i in enumerate(held) if fold[i] == f]
+
+        def merit(m: float, on: list[int] = on) -> float:
+            s = summary([table[m][j] for j in on])
+            return s["F"] + s["hit"]
+
+        chosen = max(MIXES, key=merit)
+        pooled += [table[chosen][j] for j in at]
+        pooled_base += [base[j] for j in at]
+        out["folds"].append({"fold": f, "mix": chosen, "reader": summary([table[chosen][j] for j in at]),
+                             "composer": summary([base[j] for j in at])})
+        print(f"    fold {f}: mix {chosen} (chosen on the other held-out fold): reader F "
+              f"{out['folds'][-1]['reader']['F']:.3f} hit {out['folds'][-1]['reader']['hit']:.3f}; composer F "
+              f"{out['folds'][-1]['composer']['F']:.3f} hit {out['folds'][-1]['composer']['hit']:.3f}")
+    out["pooled"] = {"reader": summary(pooled), "composer": summary(pooled_base)}
+    print(f"    pooled, mix chosen inside the folds: reader F {out['pooled']['reader']['F']:.3f} hit "
+          f"{out['pooled']['reader']['hit']:.3f}; composer F {out['pooled']['composer']['F']:.3f} hit "
+          f"{out['pooled']['composer']['hit']:.3f}")
+    print("    grid (both held-out folds): " + ", ".join(f"{m}: F {v['F']:.3f} hit {v['hit']:.3f}"
+                                                      for m, v in out["grid"].items()))
+    return out
 
 
 def decide(record: dict[str, Any]) -> float:
@@ -295,6 +348,8 @@ def main() -> None:
             held = summary([c for c, f in zip(composed, fold, strict=True) if f in HELD_OUT_FOLDS])
             answers[name] = {"delivered": d, "composer_only": a, "held_out_folds": held,
                              "seconds_per_answer": round((time.perf_counter() - t1) / n, 4)}
+            if reader is not None and args.questions == POLICYQA / "dev.jsonl":
+                answers[name]["mix_chosen_in_folds"] = mix_choice(rows, full, fold, reader)
             print(f"  [reader {name}] answers as delivered (refusals empty) ROUGE-L F {d['F']:.3f}  hit {d['hit']:.3f}")
             print(f"  [reader {name}] gate off: all ROUGE-L F {a['F']:.3f}  hit {a['hit']:.3f}; dev folds "
                   f"{sorted(HELD_OUT_FOLDS)} ({sum(f in HELD_OUT_FOLDS for f in fold)} questions) F {held['F']:.3f}  "
@@ -316,8 +371,8 @@ def main() -> None:
     write_results(results_name("policyqa", settings.model), {
         "model": settings.model, "questions": str(args.questions), "n": n, "in_sample": (
             "the composer's constants and the answerability coefficients were chosen on policyqa dev: these are "
-            "in-sample figures for the answer and refusal rows; a reranker trained by `python -m training` saw "
-            "dev folds 0-2 (bench/rerank.py has its held-out figures)"),
+            "in-sample figures for the answer and refusal rows; the reader and a reranker trained by `python -m "
+            "training` saw dev folds 0-2: `held_out_folds` and `mix_chosen_in_folds` (folds 3-4) are held out"),
         "whole_document_bm25": {k: round(v / n, 3) for k, v in bm25.items()}, "baseline": base, "runs": runs,
     })
 
