@@ -285,6 +285,9 @@ def main() -> None:
                         help="reranker settings to compare in this run (off, bundled, or a model folder)")
     parser.add_argument("--readers", default="off,bundled" if (BUNDLED_READER / "model.onnx").exists() else "off",
                         help="answer readers to compare in this run (off, bundled, or a model folder)")
+    parser.add_argument("--api", type=int, default=0,
+                        help="also serve the full index over HTTP and time /api/search and /api/ask on this many "
+                             "questions, once per reader setting")
     parser.add_argument("--answerer", choices=["extractive", "llm"], default="extractive")
     parser.add_argument("--limit", type=int, default=None, help="with --answerer llm: this many questions")
     parser.add_argument("--llm-timeout", type=float, default=180.0)
@@ -368,7 +371,15 @@ def main() -> None:
                           "answers": answers,
                           "half_index": {"threshold": threshold, "answered": round(ans, 3), "refused": round(ref, 3),
                                          "answerable": len(answered_ok), "unanswerable": len(refused_ok)}}
-    write_results(results_name("policyqa", settings.model), {
+    api: dict[str, Any] = {}
+    if args.api:
+        from bench.retrieval import run_api
+
+        sample = [r["question"] for r in evenly(rows, args.api)]
+        for name in args.readers.split(","):
+            print(f"[reader {name}] served on the full index, one client, {len(sample)} questions:")
+            api[name] = run_api(args.full_index, sample, clients=1, seconds=0, max_requests=0, reader=name)
+    write_results(results_name("policyqa", settings.model), {"api": api,
         "model": settings.model, "questions": str(args.questions), "n": n, "in_sample": (
             "the composer's constants and the answerability coefficients were chosen on policyqa dev: these are "
             "in-sample figures for the answer and refusal rows; the reader and a reranker trained by `python -m "

@@ -306,7 +306,7 @@ class RssSampler(threading.Thread):
 
 
 def run_api(index_dir: Path, questions: list[str], clients: int, seconds: float, max_requests: int,
-            reranker: str | None = None) -> dict[str, Any]:
+            reranker: str | None = None, reader: str | None = None) -> dict[str, Any]:
     """Serve the index for real and time it; the figures are returned (and saved by the caller)."""
     import httpx
 
@@ -314,6 +314,8 @@ def run_api(index_dir: Path, questions: list[str], clients: int, seconds: float,
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     if reranker is not None:
         env["ASSISTANT_RERANKER"] = reranker
+    if reader is not None:
+        env["ASSISTANT_READER"] = reader
     data = tempfile.mkdtemp(prefix="bench-api-")
     server = subprocess.Popen([sys.executable, "-c", _SERVER, str(index_dir), str(port), data], cwd=ROOT, env=env)
     sampler = RssSampler(server.pid)
@@ -377,7 +379,7 @@ def run_api(index_dir: Path, questions: list[str], clients: int, seconds: float,
           f"{statuses.get(200, 0) / elapsed:.1f} answered/s")
     peak = sampler.peak / 2**20
     print(f"server peak RSS: {peak:.0f} MiB   target < {RSS_MIB} MiB [{'met' if peak < RSS_MIB else 'NOT met'}]")
-    return {"index": str(index_dir), "reranker": reranker, "questions": len(questions),
+    return {"index": str(index_dir), "reranker": reranker, "reader": reader, "questions": len(questions),
             "search_ms": {"p50": round(p50s, 1), "p95": round(p95s, 1)},
             "ask_ms": {"p50": round(p50a, 1), "p95": round(p95a, 1)},
             "concurrent": {"clients": clients, "seconds": round(elapsed, 1), "statuses": statuses,
