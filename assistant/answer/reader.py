@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 
 from langchain_core.documents import Document
 
-from assistant.errors import AssistantError
 from assistant.rerank import Reranker
 
 if TYPE_CHECKING:
@@ -51,14 +50,9 @@ def best_units(reader: Reader, question: str, passages: list[Document]) -> list[
 
 
 def reader_for(setting: str) -> Reader | None:
-    """The reader a `reader` setting names: "off" none, "bundled" the shipped model, else a folder."""
-    if setting == "off":
-        return None
-    folder = BUNDLED if setting == "bundled" else Path(setting)
-    if not (folder / "model.onnx").is_file() or not (folder / "reranker.json").is_file():
-        raise AssistantError(f"no reader model in {folder} (model.onnx and reranker.json expected): train one with "
-                             "`python -m training reader --out DIR` and set ASSISTANT_READER=DIR, or set "
-                             "ASSISTANT_READER=off to answer with the word-count composer")
-    from assistant.rerank.cross_encoder import load_reranker
+    """The reader a `reader` setting names: "off" none (the word counts choose), "bundled" the shipped
+    model, else a folder."""
+    from assistant.rerank.cross_encoder import model_for
 
-    return Reader(load_reranker(str(folder.resolve())))
+    model = model_for(setting, BUNDLED, "reader", "ASSISTANT_READER", "python -m training reader")
+    return None if model is None else Reader(model)

@@ -95,15 +95,18 @@ def load_reranker(folder: str) -> CrossEncoderReranker:
     return CrossEncoderReranker(Path(folder))
 
 
-def reranker_for(setting: str) -> CrossEncoderReranker | None:
-    """The reranker a `reranker` setting names: "off" none, "bundled" the shipped model, else a folder.
-
-    A folder that holds no exported model is a configuration error, said with the path."""
+def model_for(setting: str, bundled: Path, what: str, variable: str, train: str) -> CrossEncoderReranker | None:
+    """The exported cross-encoder a setting names: "off" none, "bundled" the shipped model, else a
+    folder. A folder that holds no exported model is a configuration error, said with the path."""
     if setting == "off":
         return None
-    folder = BUNDLED if setting == "bundled" else Path(setting)
+    folder = bundled if setting == "bundled" else Path(setting)
     if not (folder / "model.onnx").is_file() or not (folder / "reranker.json").is_file():
-        raise AssistantError(f"no reranker model in {folder} (model.onnx and reranker.json expected): train one with "
-                             "`python -m training all --out DIR` and set ASSISTANT_RERANKER=DIR, or set "
-                             "ASSISTANT_RERANKER=off to serve without one")
+        raise AssistantError(f"no {what} model in {folder} (model.onnx and reranker.json expected): train one with "
+                             f"`{train} --out DIR` and set {variable}=DIR, or set {variable}=off to serve without one")
     return load_reranker(str(folder.resolve()))
+
+
+def reranker_for(setting: str) -> CrossEncoderReranker | None:
+    """The reranker a `reranker` setting names (model_for)."""
+    return model_for(setting, BUNDLED, "reranker", "ASSISTANT_RERANKER", "python -m training all")
