@@ -235,8 +235,10 @@ def _chunked_flood(host: str, port: int, path: str, total: int = 64 * MiB) -> tu
     with socket.create_connection((host, port), timeout=10) as sock:
         sock.sendall(f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
                      "Transfer-Encoding: chunked\r\n\r\n".encode())
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
         try:
-            while sent < total and not select.select([sock], [], [], 0)[0]:
+            while sent < total and not poller.poll(0):
                 sock.sendall(b"100000\r\n" + chunk + b"\r\n")
                 sent += len(chunk)
             reply = sock.recv(4096).decode(errors="replace")
@@ -288,8 +290,10 @@ def _stall(host: str, port: int, source: str, line: bytes = b"GET /api/hea") -> 
 
 def _state(sock: socket.socket) -> str:
     """'open' (nothing from the server yet), 'closed', or the status line the server sent."""
-    ready = select.select([sock], [], [], 0)[0]
-    if not ready:
+    # poll, not select: with 520 stalled clients and the server in one process, descriptors pass 1024
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    if not poller.poll(0):
         return "open"
     try:
         data = sock.recv(4096)
