@@ -100,30 +100,26 @@ def reranked(order: list[int], scores: list[float], n: int, weight: float, k: fl
     return [order[i] for i in head] + order[n:]
 
 
-def score(model: Path, folds: set[int], path: Path, by_units: bool = False, depth: int = CANDIDATES
-          ) -> dict[str, list[float]]:
+def score(model: Path, candidates: list[dict[str, Any]], folds: set[int], path: Path,
+          corpora: dict[str, Any] | None = None, depth: int = CANDIDATES) -> dict[str, list[float]]:
     """The served (int8 ONNX) model's scores of the candidates of the questions in `folds` (cached).
 
-    `by_units`: the model is an answer reader (assistant/answer/reader.py); it reads each candidate's
-    units and the candidate scores its best one (the first `depth` candidates; the rest score -inf)."""
+    With `corpora` the model is an answer reader (assistant/answer/reader.py): it reads each
+    candidate's units and the candidate scores its best one (the first `depth` candidates; the rest
+    score -1e9)."""
+    from assistant.answer.reader import Reader, best_units
     from assistant.rerank.cross_encoder import CrossEncoderReranker
+    from bench.evalcache import CORPUS_OF
 
     found: dict[str, list[float]] = json.loads(path.read_text()) if path.exists() else {}
     reranker = CrossEncoderReranker(model)
-    rows = [json.loads(x) for x in (WORK / "candidates.jsonl").read_text(encoding="utf-8").splitlines()]
-    todo = [r for r in rows if r["fold"] in folds and r["key"] not in found]
-    if by_units:
-        from assistant.answer.reader import Reader, best_units
-
-        reader = Reader(reranker)
-        corpora, _ = load()
-        from bench.evalcache import CORPUS_OF
+    reader = Reader(reranker)
+    todo = [r for r in candidates if r["fold"] in folds and r["key"] not in found]
     t0 = time.perf_counter()
     for n, row in enumerate(todo, start=1):
-        if by_units:
+        if corpora is not None:
             units = corpora[CORPUS_OF[row["set"]]].units
-            docs = [_document(units[u]) for u in row["units"][:depth]]
-            best = best_units(reader, row["query"], docs)
+            best = best_units(reader, row["query"], [_document(units[u]) for u in row["units"][:depth]])
             found[row["key"]] = [round(x, 4) for x in best] + [-1e9] * (len(row["units"]) - len(best))
         else:
             found[row["key"]] = [round(float(x), 4) for x in reranker.score(row["query"], row["passages"])]
@@ -147,11 +143,11 @@ def evaluate(model: Path, json_name: str, held_out: set[int], by_units: bool = F
     from training.export import sha256
 
     digest = sha256(model / "model.onnx")
-    scores = score(model, held_out, WORK / f"scores-{digest[:12]}{'-units' if by_units else ''}.json", by_units,
-                   max(RERANK_N))
     corpora, qs = load()
     cands = [json.loads(x) for x in (WORK / "candidates.jsonl").read_text(encoding="utf-8").splitlines()]
     assert len(cands) == len(qs), "candidates.jsonl is of another cache: run prepare again"
+    scores = score(model, cands, held_out, WORK / f"scores-{digest[:12]}{'-units' if by_units else ''}.json",
+                   corpora if by_units else None, max(RERANK_N))
     by_key = {c["key"]: c for c in cands}
     held = [i for i, q in enumerate(qs) if q.fold in held_out]
     sub = [qs[i] for i in held]

@@ -33,6 +33,13 @@ TRAIN = Path(__file__).resolve().parents[1].parent / "shared" / "train"
 SQUAD_LIMIT = 2000
 
 
+def squad_files(train_dir: Path) -> list[tuple[Path, bool]]:
+    """The reading-comprehension files present, each with whether it needs converting to simplified."""
+    files = [(train_dir / "cmrc2018" / "dev.json", False), (train_dir / "cmrc2018" / "trial.json", False),
+             (train_dir / "drcd" / "dev.json", True), (train_dir / "drcd" / "test.json", True)]
+    return [f for f in files if f[0].exists()]
+
+
 def default_base() -> str:
     from assistant.embed import resolve_model
 
@@ -44,9 +51,7 @@ def prepare(groups_path: Path, dev: bool, review_db: Path | None, seed: int, siz
     rng = random.Random(seed)
     from training.data import review_groups, squad_groups
 
-    files = [(train_dir / "cmrc2018" / "dev.json", False), (train_dir / "cmrc2018" / "trial.json", False),
-             (train_dir / "drcd" / "dev.json", True), (train_dir / "drcd" / "test.json", True)]
-    groups: list[Group] = squad_groups([f for f in files if f[0].exists()], rng, size)
+    groups: list[Group] = squad_groups(squad_files(train_dir), rng, size)
     if squad_limit and len(groups) > squad_limit:
         groups = rng.sample(groups, squad_limit)
     print(f"reading comprehension: {len(groups)} groups")
@@ -154,9 +159,7 @@ def reader_cmd(out: Path, work: Path, base: str, policy_index: Path | None, excl
     from training.reading import labelled_policy_units, policy_reading_groups, squad_reading_groups
 
     rng = random.Random(seed)
-    files = [(TRAIN / "cmrc2018" / "dev.json", False), (TRAIN / "cmrc2018" / "trial.json", False),
-             (TRAIN / "drcd" / "dev.json", True), (TRAIN / "drcd" / "test.json", True)]
-    groups = squad_reading_groups([f for f in files if f[0].exists()], rng, limit=squad_limit)
+    groups = squad_reading_groups(squad_files(TRAIN), rng, limit=squad_limit)
     print(f"reading comprehension: {len(groups)} groups")
     if policy_index is not None:
         records = [r for r in labelled_policy_units(policy_index) if r["fold"] not in excluded]

@@ -84,19 +84,16 @@ def policy_reading_groups(records: list[dict[str, Any]], rng: random.Random, siz
 def labelled_policy_units(index_dir: Path, passages: int = 5) -> list[dict[str, Any]]:
     """Every policyqa dev question with the units of its served top passages on a policyqa index
     (bench/devindex.py), each with its ROUGE-L F against the gold span, and the question's dev fold."""
-    from langchain_core.documents import Document
-
     from assistant.answer.extractive import units_of
     from bench.offline import folds
     from bench.pq import load_questions, rouge_l
-    from bench.qa_cache import retrievals
+    from bench.qa_cache import documents, retrievals
 
     rows = load_questions()
     records = retrievals(index_dir, [r["question"] for r in rows])
     out = []
     for row, record, fold in zip(rows, records, folds(rows), strict=True):
-        docs = [Document(page_content=d["content"], metadata=d["meta"]) for d in record["docs"][:passages]]
-        units = [u for i, d in enumerate(docs) for u in units_of(i, d)]
+        units = [u for i, d in enumerate(documents(record)[:passages]) for u in units_of(i, d)]
         out.append({"q": row["question"], "fold": fold, "answer": row["answer"],
                     "units": [{"text": u.text, "ctx": u.context, "f": round(rouge_l(u.text, row["answer"])[2], 3)}
                               for u in units]})

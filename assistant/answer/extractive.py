@@ -60,7 +60,7 @@ _RANK_DECAY = 0.1  # per passage rank
 # 0.366, hit 0.569 -> 0.602; both halves of the dev set gain hit; two more: F 0.364, hit 0.608).
 _PARAGRAPH_MORE = 1
 _LENGTH = 0.15  # long units pay a little: score × (length / 60) ** -_LENGTH
-_MAX_ITEMS = 6
+_MAX_ITEMS = 6  # list items quoted after an introducing sentence
 # With the trained reader, a unit's score is its logit plus READ_MIX × the word-count score above
 # (that score keeps what the reader was not trained to weigh: the question-type lift, the passage's
 # rank, the length). Chosen by `python -m bench.policyqa` on policyqa dev folds 3 and 4, which the
@@ -68,7 +68,6 @@ _MAX_ITEMS = 6
 # (held out: F 0.414, hit 0.622, against 0.374 / 0.570 for the word counts alone; 0, the reader
 # alone, gave F 0.386 and hit 0.541).
 READ_MIX = 8.0
-STOP_AT_ITEM = False  # weight of the word-count score beside the reader's  # list items quoted after an introducing sentence
 _SECTION = 0.75  # share of the question's words (outside the title) a heading path must hold
 _IN_TITLE = 0.3  # inside a sentence, weight of a question word the document title holds (1.0: F -0.007)
 # 各区人民政府，市政府各委、办、局：: the addressees of a notice, context and never an answer.
@@ -203,7 +202,7 @@ def _section(q_tokens: list[str], passages: list[Document], weights: dict[str, f
     return min(found)[1] if found else None  # the section's first passage among them
 
 
-# Scores of units by a trained reader (assistant/read): higher answers better.
+# Scores of units by a trained reader (assistant/answer/reader.py): higher answers better.
 UnitScorer = Callable[[list["Unit"]], list[float]]
 
 
